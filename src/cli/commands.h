@@ -1,0 +1,15 @@
+// Subcommand registry of the `openpcc` binary. Each command lives in its own file with a registration function that
+// adds it to the app; the command writes its exit status into the `int` that main owns.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace openpcc::cli {
+
+// Adds every subcommand to `app`. `exit_code` must outlive app.parse().
+void register_commands(CLI::App& app, int& exit_code);
+
+// Per-command registration hooks.
+void add_conformance_command(CLI::App& app, int& exit_code);
+
+}  // namespace openpcc::cli
