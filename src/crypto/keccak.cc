@@ -143,13 +143,22 @@ void Sponge::pad_and_switch_to_squeezing() {
 
 void Sponge::squeeze(std::span<uint8_t> out) {
   if (!squeezing_) pad_and_switch_to_squeezing();
-  for (uint8_t& byte : out) {
+  size_t i = 0;
+  while (i < out.size()) {
     if (position_ == rate_) {
       permute(state_);
       position_ = 0;
     }
-    byte = static_cast<uint8_t>(state_[position_ / 8] >> (8 * (position_ % 8)));
-    ++position_;
+    // Whole lanes when aligned, bytes otherwise.
+    if (position_ % 8 == 0 && out.size() - i >= 8 && position_ + 8 <= rate_) {
+      uint64_t v = state_[position_ / 8];
+      for (size_t k = 0; k < 8; ++k) out[i + k] = static_cast<uint8_t>(v >> (8 * k));
+      position_ += 8;
+      i += 8;
+    } else {
+      out[i++] = static_cast<uint8_t>(state_[position_ / 8] >> (8 * (position_ % 8)));
+      ++position_;
+    }
   }
 }
 

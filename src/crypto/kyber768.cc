@@ -171,19 +171,50 @@ inline int16_t decompress(uint32_t y) {
 // ---------------------------------------------------------------------------------------------------------------
 // Polynomials
 
+// One block of a forward layer: (lo, hi) ← (lo + ζ·hi, lo - ζ·hi). Fixed lengths and non-overlapping halves let
+// the compiler vectorise the longer layers.
+template <int Len>
+inline void forward_butterflies(int16_t* __restrict lo, int16_t* __restrict hi, int16_t zeta) {
+  for (int j = 0; j < Len; ++j) {
+    int16_t t = fqmul(zeta, hi[j]);
+    hi[j] = static_cast<int16_t>(lo[j] - t);
+    lo[j] = static_cast<int16_t>(lo[j] + t);
+  }
+}
+
+// One block of an inverse layer: (lo, hi) ← (lo + hi, ζ^-1·(lo - hi)), the sum Barrett-reduced.
+template <int Len>
+inline void inverse_butterflies(int16_t* __restrict lo, int16_t* __restrict hi, int16_t zeta_inverse) {
+  for (int j = 0; j < Len; ++j) {
+    int16_t t = lo[j];
+    lo[j] = barrett_reduce(static_cast<int16_t>(t + hi[j]));
+    hi[j] = fqmul(zeta_inverse, static_cast<int16_t>(t - hi[j]));
+  }
+}
+
+// Block b of the layer with half-length Len uses twiddle index 128/Len + b, in both directions.
+template <int Len>
+inline void forward_layer(Poly& a) {
+  for (int b = 0; b < kN / (2 * Len); ++b) {
+    forward_butterflies<Len>(a.data() + 2 * Len * b, a.data() + 2 * Len * b + Len, kTwiddles[128 / Len + b]);
+  }
+}
+template <int Len>
+inline void inverse_layer(Poly& a) {
+  for (int b = 0; b < kN / (2 * Len); ++b) {
+    inverse_butterflies<Len>(a.data() + 2 * Len * b, a.data() + 2 * Len * b + Len, kInverseTwiddles[128 / Len + b]);
+  }
+}
+
 // Forward NTT (Cooley–Tukey, bit-reversed output). Input |a| < q; output Barrett-reduced.
 void ntt(Poly& a) {
-  unsigned k = 1;
-  for (int len = 128; len >= 2; len >>= 1) {
-    for (int start = 0; start < kN; start += 2 * len) {
-      int16_t zeta = kTwiddles[k++];
-      for (int j = start; j < start + len; ++j) {
-        int16_t t = fqmul(zeta, a[j + len]);
-        a[j + len] = static_cast<int16_t>(a[j] - t);
-        a[j] = static_cast<int16_t>(a[j] + t);
-      }
-    }
-  }
+  forward_layer<128>(a);
+  forward_layer<64>(a);
+  forward_layer<32>(a);
+  forward_layer<16>(a);
+  forward_layer<8>(a);
+  forward_layer<4>(a);
+  forward_layer<2>(a);
   // Each layer grows the bound by q, so after seven layers |a| < 8q still fits in int16.
   for (auto& c : a) c = barrett_reduce(c);
 }
@@ -191,32 +222,31 @@ void ntt(Poly& a) {
 // Inverse NTT (Gentleman–Sande), then ×R/128: the factor R cancels the R^-1 of the base multiplications that
 // produced the input. Input |a| < q; output |a| < q.
 void inverse_ntt(Poly& a) {
-  for (int len = 2; len <= 128; len <<= 1) {
-    for (int start = 0; start < kN; start += 2 * len) {
-      int16_t zeta_inverse = kInverseTwiddles[128 / len + start / (2 * len)];
-      for (int j = start; j < start + len; ++j) {
-        int16_t t = a[j];
-        a[j] = barrett_reduce(static_cast<int16_t>(t + a[j + len]));
-        a[j + len] = fqmul(zeta_inverse, static_cast<int16_t>(t - a[j + len]));
-      }
-    }
-  }
+  inverse_layer<2>(a);
+  inverse_layer<4>(a);
+  inverse_layer<8>(a);
+  inverse_layer<16>(a);
+  inverse_layer<32>(a);
+  inverse_layer<64>(a);
+  inverse_layer<128>(a);
   for (auto& c : a) c = fqmul(c, kInverseNttScale);
 }
 
-// out = Σ_j a[j] ∘ b[j] in the NTT domain, scaled by R^-1, Barrett-reduced.
+// out = Σ_j a[j] ∘ b[j] in the NTT domain, scaled by R^-1, with |out| < q. Inputs reduced (|·| < q).
+// Pair i of a product is (a0 + a1·X)(b0 + b1·X) mod (X^2 - γ_i) = (a0·b0 + γ_i·a1·b1) + (a0·b1 + a1·b0)·X.
+// The plain products are summed in 32 bits and reduced once: with γ_i held as γ_i·R, fqmul(a1, b1)·γ_i·R carries the
+// same R scaling as a0·b0, and six terms below q^2 stay under the q·2^15 Montgomery bound.
 void multiply_accumulate(Poly& out, const PolyVec& a, const PolyVec& b) {
   for (int i = 0; i < kN / 2; ++i) {
     int32_t c0 = 0, c1 = 0;
     for (int j = 0; j < kK; ++j) {
-      int16_t a0 = a[j][2 * i], a1 = a[j][2 * i + 1];
-      int16_t b0 = b[j][2 * i], b1 = b[j][2 * i + 1];
-      c0 += fqmul(fqmul(a1, b1), kGammas[i]) + fqmul(a0, b0);
-      c1 += fqmul(a0, b1) + fqmul(a1, b0);
+      int32_t a0 = a[j][2 * i], a1 = a[j][2 * i + 1];
+      int32_t b0 = b[j][2 * i], b1 = b[j][2 * i + 1];
+      c0 += a0 * b0 + static_cast<int32_t>(fqmul(static_cast<int16_t>(a1), static_cast<int16_t>(b1))) * kGammas[i];
+      c1 += a0 * b1 + a1 * b0;
     }
-    // |c| < 3·2q, well inside int16.
-    out[2 * i] = barrett_reduce(static_cast<int16_t>(c0));
-    out[2 * i + 1] = barrett_reduce(static_cast<int16_t>(c1));
+    out[2 * i] = montgomery_reduce(c0);
+    out[2 * i + 1] = montgomery_reduce(c1);
   }
 }
 
