@@ -1,0 +1,399 @@
+#include "net/client.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include "net/internal/beast_io.h"
+#include "net/url.h"
+
+namespace openpcc::net {
+
+using namespace internal;  // NOLINT: Beast aliases and helpers for this file only
+
+struct Client::Shared {
+  ClientOptions options;
+  std::shared_ptr<ssl::context> tls;
+};
+
+// Stream-independent part of one exchange; ClientConnection<Stream> does the I/O.
+class ClientStream::Impl {
+ public:
+  virtual ~Impl() = default;
+  virtual Task<Status> write_chunk(ByteSpan data) = 0;
+  virtual Task<Status> finish(const Headers& trailers) = 0;
+  virtual Task<Status> read_head() = 0;
+  virtual Task<Result<std::optional<Bytes>>> read_chunk() = 0;
+
+  int status = 0;
+  std::string reason;
+  Headers headers;
+  Headers trailers;
+  std::optional<uint64_t> body_limit;
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+enum class UploadMode { kDone, kChunked, kFixed };
+
+Result<http::verb> checked_method(std::string_view method) {
+  if (!is_valid_field_name(method)) return make_error(ErrorCode::kInvalidArgument, "invalid HTTP method");
+  return http::string_to_verb(beast::string_view(method.data(), method.size()));
+}
+
+template <class Request>
+Status prepare_request_head(Request& req, std::string_view method, const Url& url, const Headers& headers) {
+  auto verb = checked_method(method);
+  if (!verb) return std::unexpected(verb.error());
+  if (*verb == http::verb::unknown) {
+    req.method_string(beast::string_view(method.data(), method.size()));
+  } else {
+    req.method(*verb);
+  }
+  req.target(url.target);
+  req.version(11);
+  if (auto ok = copy_fields(headers, req, {"Host", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive"});
+      !ok) {
+    return ok;
+  }
+  req.set(http::field::host, url.authority());
+  // One connection per exchange: say so, and the server need not keep it open.
+  req.keep_alive(false);
+  return {};
+}
+
+template <class Stream>
+class ClientConnection final : public ClientStream::Impl {
+ public:
+  ClientConnection(Stream stream, const ClientOptions& options, bool is_head)
+      : stream_(std::move(stream)),
+        options_(options),
+        is_head_(is_head),
+        buffer_(options.max_response_header_bytes + 4096) {
+    body_limit = options.max_response_body_bytes;
+  }
+
+  ~ClientConnection() override {
+    ErrorCodeT ec;
+    beast::get_lowest_layer(stream_).socket().close(ec);
+  }
+
+  Stream& stream() { return stream_; }
+
+  void set_upload(UploadMode mode, uint64_t remaining) {
+    upload_ = mode;
+    remaining_ = remaining;
+  }
+
+  Task<Status> write_chunk(ByteSpan data) override {
+    if (upload_ == UploadMode::kDone) co_return make_error(ErrorCode::kInvalidArgument, "request body already ended");
+    if (broken_) co_return make_error(ErrorCode::kIo, "connection failed earlier");
+    if (data.empty()) co_return Status{};
+    Status result;
+    if (upload_ == UploadMode::kFixed) {
+      if (data.size() > remaining_) co_return make_error(ErrorCode::kInvalidArgument, "body exceeds Content-Length");
+      remaining_ -= data.size();
+      result = co_await write_buffers(stream_, asio::const_buffer(data.data(), data.size()), options_.write_timeout,
+                                      "write request body");
+    } else {
+      result = co_await internal::write_chunk(stream_, data, options_.write_timeout);
+    }
+    if (!result) broken_ = true;
+    co_return result;
+  }
+
+  Task<Status> finish(const Headers& trailers) override {
+    if (upload_ == UploadMode::kDone) co_return make_error(ErrorCode::kInvalidArgument, "request body already ended");
+    if (broken_) co_return make_error(ErrorCode::kIo, "connection failed earlier");
+    if (upload_ == UploadMode::kFixed) {
+      if (!trailers.empty()) co_return make_error(ErrorCode::kInvalidArgument, "trailers need a chunked request");
+      if (remaining_ != 0) co_return make_error(ErrorCode::kInvalidArgument, "body shorter than Content-Length");
+      upload_ = UploadMode::kDone;
+      co_return Status{};
+    }
+    http::fields fields;
+    if (auto ok = copy_fields(trailers, fields, {}); !ok) co_return ok;
+    auto result = co_await write_last_chunk(stream_, fields, options_.write_timeout);
+    if (!result) broken_ = true;
+    upload_ = UploadMode::kDone;
+    co_return result;
+  }
+
+  Task<Status> read_head() override {
+    if (head_read_) co_return Status{};
+    if (head_failed_) co_return make_error(ErrorCode::kIo, "response head unavailable after an earlier error");
+    for (;;) {
+      parser_.emplace();
+      parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(options_.max_response_header_bytes, UINT32_MAX)));
+      if (body_limit) {
+        parser_->body_limit(*body_limit);
+      } else {
+        parser_->body_limit(boost::none);
+      }
+      if (is_head_) parser_->skip(true);
+      beast::get_lowest_layer(stream_).expires_after(options_.read_timeout);
+      ErrorCodeT ec;
+      co_await http::async_read_header(stream_, buffer_, *parser_, await_ec(ec));
+      if (ec) {
+        head_failed_ = true;
+        co_return std::unexpected(to_error(ec, "read response head"));
+      }
+      const auto& msg = parser_->get();
+      const int code = static_cast<int>(msg.result_int());
+      if (code >= 100 && code < 200 && code != 101) continue;  // interim response, e.g. 100 Continue
+      status = code;
+      reason = std::string(msg.reason());
+      headers = to_headers(msg);
+      header_field_count_ = field_count(msg);
+      head_read_ = true;
+      co_return Status{};
+    }
+  }
+
+  Task<Result<std::optional<Bytes>>> read_chunk() override {
+    if (!head_read_) {
+      if (auto ok = co_await read_head(); !ok) co_return std::unexpected(ok.error());
+    }
+    if (body_done_) co_return std::nullopt;
+    if (body_failed_) co_return make_error(ErrorCode::kIo, "response body unavailable after an earlier error");
+    auto piece = co_await read_body_piece(stream_, buffer_, *parser_, options_.read_timeout, "read response body");
+    if (!piece) {
+      body_failed_ = true;
+      co_return piece;
+    }
+    if (!*piece) {
+      body_done_ = true;
+      trailers = to_headers(parser_->get(), header_field_count_);
+    }
+    co_return piece;
+  }
+
+ private:
+  Stream stream_;
+  const ClientOptions options_;  // a copy: the stream may outlive the Client
+  const bool is_head_;
+  beast::flat_buffer buffer_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;
+  size_t header_field_count_ = 0;
+  UploadMode upload_ = UploadMode::kDone;
+  uint64_t remaining_ = 0;
+  bool broken_ = false;
+  bool head_read_ = false;
+  bool head_failed_ = false;
+  bool body_done_ = false;
+  bool body_failed_ = false;
+};
+
+// Resolves and connects within `deadline`.
+Task<Result<beast::tcp_stream>> connect_tcp(const Url& url, Clock::time_point deadline) {
+  auto executor = co_await asio::this_coro::executor;
+  ErrorCodeT ec;
+  std::vector<tcp::endpoint> endpoints;
+  const auto literal = asio::ip::make_address(url.host, ec);
+  if (!ec) {
+    endpoints.emplace_back(literal, url.port);
+  } else {
+    // The resolver has no timeout of its own: a timer cancels it.
+    auto resolver = std::make_shared<tcp::resolver>(executor);
+    asio::steady_timer timer(executor, deadline);
+    timer.async_wait([resolver](const ErrorCodeT& timer_ec) {
+      if (!timer_ec) resolver->cancel();
+    });
+    ec = {};
+    auto results = co_await resolver->async_resolve(url.host, std::to_string(url.port), await_ec(ec));
+    timer.cancel();
+    if (Clock::now() >= deadline) co_return make_error(ErrorCode::kTimeout, "resolve " + url.host + ": timed out");
+    if (ec) co_return make_error(ErrorCode::kIo, "resolve " + url.host + ": " + ec.message());
+    for (const auto& r : results) endpoints.push_back(r.endpoint());
+  }
+  beast::tcp_stream stream(executor);
+  stream.expires_at(deadline);
+  co_await stream.async_connect(endpoints, await_ec(ec));
+  if (ec) co_return std::unexpected(to_error(ec, "connect to " + url.authority()));
+  stream.socket().set_option(tcp::no_delay(true), ec);  // each flushed chunk should leave at once
+  co_return std::move(stream);
+}
+
+// Connects (with TLS for https) and sends the request head, plus the whole body when `whole_body` is set.
+Task<Result<std::unique_ptr<ClientStream::Impl>>> start_exchange(const ClientOptions& options,
+                                                                 std::shared_ptr<ssl::context> tls,
+                                                                 std::string_view method, const Url& url,
+                                                                 const Headers& headers, const Bytes* whole_body) {
+  const auto deadline = Clock::now() + options.connect_timeout;
+  const bool is_head = method == "HEAD";
+
+  // The head (and small whole bodies) go out in one write.
+  http::request<http::buffer_body> req;
+  if (auto ok = prepare_request_head(req, method, url, headers); !ok) co_return std::unexpected(ok.error());
+  UploadMode mode = UploadMode::kDone;
+  uint64_t remaining = 0;
+  if (whole_body != nullptr) {
+    const bool bodyless_method = method == "GET" || method == "HEAD" || method == "DELETE" || method == "OPTIONS";
+    if (!whole_body->empty() || !bodyless_method) req.content_length(whole_body->size());
+    req.body().data = whole_body->empty() ? nullptr : const_cast<uint8_t*>(whole_body->data());
+    req.body().size = whole_body->size();
+    req.body().more = false;
+  } else if (auto cl = headers.get("Content-Length")) {
+    auto length = parse_content_length(*cl);
+    if (!length) co_return make_error(ErrorCode::kInvalidArgument, "invalid Content-Length");
+    req.content_length(*length);
+    mode = UploadMode::kFixed;
+    remaining = *length;
+  } else {
+    req.chunked(true);
+    mode = UploadMode::kChunked;
+  }
+
+  auto tcp_stream = co_await connect_tcp(url, deadline);
+  if (!tcp_stream) co_return std::unexpected(tcp_stream.error());
+
+  auto send_head = [&](auto& connection) -> Task<Status> {
+    auto& stream = connection.stream();
+    http::request_serializer<http::buffer_body> serializer{req};
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+    ErrorCodeT ec;
+    if (whole_body != nullptr) {
+      co_await http::async_write(stream, serializer, await_ec(ec));
+    } else {
+      co_await http::async_write_header(stream, serializer, await_ec(ec));
+    }
+    if (ec) co_return std::unexpected(to_error(ec, "write request"));
+    connection.set_upload(mode, remaining);
+    co_return Status{};
+  };
+
+  if (!url.is_tls()) {
+    auto connection = std::make_unique<ClientConnection<PlainStream>>(std::move(*tcp_stream), options, is_head);
+    if (auto ok = co_await send_head(*connection); !ok) co_return std::unexpected(ok.error());
+    co_return std::unique_ptr<ClientStream::Impl>(std::move(connection));
+  }
+
+  auto connection = std::make_unique<ClientConnection<TlsStream>>(TlsStream(std::move(*tcp_stream), *tls),
+                                                                  options, is_head);
+  auto& stream = connection->stream();
+  ErrorCodeT ec;
+  asio::ip::make_address(url.host, ec);
+  if (auto ok = configure_client_tls(stream, url.host, !ec, options.verify_tls); !ok) co_return std::unexpected(ok.error());
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  co_await stream.async_handshake(ssl::stream_base::client, await_ec(ec));
+  if (ec) {
+    std::string why = ec.message();
+    const long verify = SSL_get_verify_result(stream.native_handle());
+    if (verify != X509_V_OK) why += std::string(" (certificate: ") + X509_verify_cert_error_string(verify) + ")";
+    if (ec == beast::error::timeout) co_return make_error(ErrorCode::kTimeout, "tls handshake with " + url.authority() + ": timed out");
+    co_return make_error(ErrorCode::kIo, "tls handshake with " + url.authority() + ": " + why);
+  }
+  if (auto ok = co_await send_head(*connection); !ok) co_return std::unexpected(ok.error());
+  co_return std::unique_ptr<ClientStream::Impl>(std::move(connection));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+ClientStream::ClientStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ClientStream::~ClientStream() = default;
+
+Task<Status> ClientStream::write_chunk(ByteSpan data) { return impl_->write_chunk(data); }
+Task<Status> ClientStream::finish(const Headers& trailers) { return impl_->finish(trailers); }
+Task<Status> ClientStream::read_head() { return impl_->read_head(); }
+int ClientStream::status() const { return impl_->status; }
+std::string_view ClientStream::reason() const { return impl_->reason; }
+const Headers& ClientStream::headers() const { return impl_->headers; }
+Task<Result<std::optional<Bytes>>> ClientStream::read_chunk() { return impl_->read_chunk(); }
+const Headers& ClientStream::trailers() const { return impl_->trailers; }
+
+Task<Result<Bytes>> ClientStream::read_all() {
+  Bytes body;
+  for (;;) {
+    auto piece = co_await read_chunk();
+    if (!piece) co_return std::unexpected(piece.error());
+    if (!*piece) co_return body;
+    append(body, **piece);
+  }
+}
+
+Client::Client(std::shared_ptr<const Shared> shared) : shared_(std::move(shared)) {}
+
+const ClientOptions& Client::options() const { return shared_->options; }
+
+Result<Client> Client::create(ClientOptions options) {
+  auto shared = std::make_shared<Shared>();
+  shared->options = std::move(options);
+  shared->tls = std::make_shared<ssl::context>(ssl::context::tls_client);
+  auto& ctx = *shared->tls;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  ErrorCodeT ec;
+  if (!shared->options.ca_file.empty()) {
+    ctx.load_verify_file(shared->options.ca_file, ec);
+    if (ec) {
+      return make_error(ErrorCode::kIo, "client: cannot load CA file " + shared->options.ca_file + ": " + ec.message());
+    }
+  } else {
+    ctx.set_default_verify_paths(ec);
+    if (ec) return make_error(ErrorCode::kCrypto, "client: cannot load the system CA store: " + ec.message());
+  }
+  return Client(std::move(shared));
+}
+
+Task<Result<std::unique_ptr<ClientStream>>> Client::send(ClientRequest request) {
+  auto url = parse_url(request.url);
+  if (!url) co_return std::unexpected(url.error());
+  const auto shared = shared_;  // the frame keeps the configuration alive even if the Client goes away
+  auto impl = co_await start_exchange(shared->options, shared->tls, request.method, *url, request.headers,
+                                      &request.body);
+  if (!impl) co_return std::unexpected(impl.error());
+  auto stream = std::make_unique<ClientStream>(std::move(*impl));
+  if (auto ok = co_await stream->read_head(); !ok) co_return std::unexpected(ok.error());
+  co_return stream;
+}
+
+Task<Result<std::unique_ptr<ClientStream>>> Client::open(std::string_view method, std::string_view url_text,
+                                                         Headers headers) {
+  // Copy the views: the caller's strings need not outlive the first suspension.
+  const std::string method_copy(method);
+  auto url = parse_url(url_text);
+  if (!url) co_return std::unexpected(url.error());
+  const auto shared = shared_;
+  auto impl = co_await start_exchange(shared->options, shared->tls, method_copy, *url, headers, nullptr);
+  if (!impl) co_return std::unexpected(impl.error());
+  co_return std::make_unique<ClientStream>(std::move(*impl));
+}
+
+Task<Result<ClientResponse>> Client::fetch(ClientRequest request) {
+  auto stream = co_await send(std::move(request));
+  if (!stream) co_return std::unexpected(stream.error());
+  auto body = co_await (*stream)->read_all();
+  if (!body) co_return std::unexpected(body.error());
+  ClientResponse response;
+  response.status = (*stream)->status();
+  response.reason = std::string((*stream)->reason());
+  response.headers = (*stream)->headers();
+  response.body = std::move(*body);
+  response.trailers = (*stream)->trailers();
+  co_return response;
+}
+
+Result<ClientResponse> fetch_blocking(ClientRequest request, ClientOptions options) {
+  auto client = Client::create(std::move(options));
+  if (!client) return std::unexpected(client.error());
+  asio::io_context context;
+  std::optional<Result<ClientResponse>> result;
+  asio::co_spawn(context, client->fetch(std::move(request)),
+                 [&result](std::exception_ptr e, Result<ClientResponse> r) {
+                   if (e) {
+                     result = make_error(ErrorCode::kInternal, "fetch threw");
+                   } else {
+                     result = std::move(r);
+                   }
+                 });
+  context.run();
+  if (!result) return make_error(ErrorCode::kInternal, "fetch did not complete");
+  return std::move(*result);
+}
+
+}  // namespace openpcc::net

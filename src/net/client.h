@@ -1,0 +1,128 @@
+// HTTP/1.1 client for http:// and https:// URLs: whole-message requests, streamed uploads (chunked, with trailers,
+// each chunk flushed), and streamed responses (head, then body pieces as they arrive, then trailers).
+//
+// Every call runs on the executor of the calling coroutine (see runtime.h): inside a server handler that is the
+// connection's strand, so a handler can relay to an upstream server while it streams. Each request uses its own
+// connection, closed when the request's ClientStream is destroyed (no connection pool yet).
+//
+//   auto client = net::Client::create({.ca_file = "ca.pem"});         // Result<Client>; cheap to copy
+//   auto res = co_await client->fetch({.method = "POST", .url = url, .body = bytes});   // small bodies
+//
+//   auto up = co_await client->open("POST", url, {{"Trailer", "X-Sum"}});  // chunked upload
+//   co_await (*up)->write_chunk(piece);                                   // flushed as one HTTP chunk
+//   co_await (*up)->finish({{"X-Sum", "..."}});
+//   co_await (*up)->read_head();  ... (*up)->status() ...
+//   while (auto chunk = co_await (*up)->read_chunk(); chunk && *chunk) { ... }   // SSE / NDJSON / OHTTP chunks
+//
+// Errors: kInvalidArgument (bad URL, header or call order), kIo (DNS, connect, reset, TLS verification failure
+// with a message saying so), kTimeout (connect_timeout / read_timeout / write_timeout), kLimitExceeded (response
+// header or body over the limits), kDecode (malformed response).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "common/error.h"
+#include "net/headers.h"
+#include "net/runtime.h"
+
+namespace openpcc::net {
+
+struct ClientOptions {
+  // Name resolution + TCP connect + TLS handshake.
+  std::chrono::milliseconds connect_timeout{10'000};
+  // Each read of the response (head or body) must make progress within this time.
+  std::chrono::milliseconds read_timeout{30'000};
+  // Each write of the request must complete within this time.
+  std::chrono::milliseconds write_timeout{30'000};
+  size_t max_response_header_bytes = 64 * 1024;
+  // nullopt = unlimited (long streams). read_all() and fetch() always honour it.
+  std::optional<uint64_t> max_response_body_bytes = 64 * 1024 * 1024;
+  // Certificate and host name verification for https://. Never turn it off outside tests.
+  bool verify_tls = true;
+  // PEM file of CA certificates to trust instead of the system store (e.g. a local stack's self-signed CA).
+  std::string ca_file;
+};
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;
+  Headers headers;  // Host, Content-Length and Transfer-Encoding are set by the client
+  Bytes body;       // sent with Content-Length (omitted for GET/HEAD when empty)
+};
+
+struct ClientResponse {
+  int status = 0;
+  std::string reason;
+  Headers headers;
+  Bytes body;
+  Headers trailers;
+};
+
+// One request/response exchange on its own connection.
+class ClientStream {
+ public:
+  class Impl;  // defined in client.cc
+  explicit ClientStream(std::unique_ptr<Impl> impl);
+  ~ClientStream();
+  ClientStream(const ClientStream&) = delete;
+  ClientStream& operator=(const ClientStream&) = delete;
+
+  // Upload side, for streams from Client::open(). Sends `data` now as one HTTP chunk (or raw bytes when a
+  // Content-Length was given) and flushes it. Empty data is a no-op.
+  Task<Status> write_chunk(ByteSpan data);
+  // Ends the request body (last chunk with trailers; trailers need a chunked request).
+  Task<Status> finish(const Headers& trailers = {});
+
+  // Waits for the response status line and header fields, skipping 1xx responses. Idempotent. May be called before
+  // finish() (a server may answer early) — then the upload can still continue.
+  Task<Status> read_head();
+  int status() const;                 // valid after read_head()
+  std::string_view reason() const;
+  const Headers& headers() const;
+
+  // Next piece of the response body as it arrives, or std::nullopt at its end (reads the head first if needed).
+  Task<Result<std::optional<Bytes>>> read_chunk();
+  // The whole remaining body (bounded by max_response_body_bytes).
+  Task<Result<Bytes>> read_all();
+  // Response trailer fields, valid after the body's end.
+  const Headers& trailers() const;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+class Client {
+ public:
+  // Fails with kIo/kCrypto when the CA file cannot be loaded. Copies share the TLS configuration.
+  static Result<Client> create(ClientOptions options = {});
+
+  const ClientOptions& options() const;
+
+  // Sends a whole request and reads the whole response, including trailers.
+  Task<Result<ClientResponse>> fetch(ClientRequest request);
+
+  // Sends a whole request and returns once the response head has arrived; read the body with read_chunk()
+  // (e.g. an SSE or NDJSON stream from an inference engine).
+  Task<Result<std::unique_ptr<ClientStream>>> send(ClientRequest request);
+
+  // Connects and sends the request head; the body follows with write_chunk()/finish(). The body is chunked unless
+  // `headers` has a Content-Length.
+  Task<Result<std::unique_ptr<ClientStream>>> open(std::string_view method, std::string_view url, Headers headers);
+
+ private:
+  struct Shared;
+  explicit Client(std::shared_ptr<const Shared> shared);
+  std::shared_ptr<const Shared> shared_;
+};
+
+// fetch() on a private io_context, blocking the calling thread: for CLI tools and setup code outside any runtime.
+// Must not be called from a runtime thread's coroutine.
+Result<ClientResponse> fetch_blocking(ClientRequest request, ClientOptions options = {});
+
+}  // namespace openpcc::net
