@@ -174,6 +174,7 @@ class StreamDecoder {
 struct DecodedMessage {
   Framing framing = Framing::kKnownLength;
   Message message;
+  bool operator==(const DecodedMessage&) const = default;
 };
 
 Result<DecodedMessage> decode(ByteSpan encoded, const DecodeLimits& limits = {});
