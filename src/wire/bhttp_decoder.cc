@@ -73,6 +73,18 @@ std::optional<uint64_t> StreamDecoder::take_varint(ByteSpan& input) {
   return v->value;
 }
 
+std::string& StreamDecoder::string_target() {
+  if (stage_ == Stage::kFieldName) return field_.name;
+  if (stage_ == Stage::kFieldValue) return field_.value;
+  // kControlValue. Resolved on each use (not stored as a pointer) so that the decoder stays safely movable.
+  switch (control_index_) {
+    case 0: return request_head_.method;
+    case 1: return request_head_.scheme;
+    case 2: return request_head_.authority;
+    default: return request_head_.path;
+  }
+}
+
 Status StreamDecoder::account_section_bytes(uint64_t n, std::string_view what) {
   section_bytes_ += n;
   if (known()) {
@@ -139,12 +151,9 @@ StreamDecoder::StepResult StreamDecoder::on_varint(uint64_t value, size_t encode
         return fail(ErrorCode::kLimitExceeded, "request control data exceeds DecodeLimits::max_control_data_bytes (" +
                                                    std::to_string(limits_.max_control_data_bytes) + ")");
       }
-      std::string* targets[4] = {&request_head_.method, &request_head_.scheme, &request_head_.authority,
-                                 &request_head_.path};
-      string_target_ = targets[control_index_];
-      string_target_->reserve(static_cast<size_t>(value));
-      string_remaining_ = value;
       stage_ = Stage::kControlValue;
+      string_target().reserve(static_cast<size_t>(value));
+      string_remaining_ = value;
       if (value == 0) return on_string_complete();
       return std::nullopt;
     }
@@ -194,7 +203,6 @@ StreamDecoder::StepResult StreamDecoder::on_varint(uint64_t value, size_t encode
       if (auto s = account_section_bytes(value, "field name"); !s) return std::unexpected(s.error());
       field_.name.clear();
       field_.name.reserve(static_cast<size_t>(value));
-      string_target_ = &field_.name;
       string_remaining_ = value;
       stage_ = Stage::kFieldName;
       return std::nullopt;
@@ -204,7 +212,6 @@ StreamDecoder::StepResult StreamDecoder::on_varint(uint64_t value, size_t encode
       if (auto s = account_section_bytes(value, "field value"); !s) return std::unexpected(s.error());
       field_.value.clear();
       field_.value.reserve(static_cast<size_t>(value));
-      string_target_ = &field_.value;
       string_remaining_ = value;
       stage_ = Stage::kFieldValue;
       if (value == 0) return on_string_complete();
@@ -248,7 +255,7 @@ StreamDecoder::StepResult StreamDecoder::on_varint(uint64_t value, size_t encode
 StreamDecoder::StepResult StreamDecoder::on_string_complete() {
   switch (stage_) {
     case Stage::kControlValue: {
-      const std::string& v = *string_target_;
+      const std::string& v = string_target();
       bool ok = control_index_ == 0 ? is_valid_method(v) : is_valid_control_field(v);
       if (!ok) return fail_decode(std::string("invalid ") + kControlNames[control_index_] + " " + quoted_excerpt(v));
       if (++control_index_ < 4) {
@@ -357,7 +364,7 @@ Result<DecodeEvent> StreamDecoder::next(ByteSpan& input) {
       case Stage::kFieldName:
       case Stage::kFieldValue: {
         size_t n = static_cast<size_t>(std::min<uint64_t>(string_remaining_, input.size()));
-        string_target_->append(reinterpret_cast<const char*>(input.data()), n);
+        string_target().append(reinterpret_cast<const char*>(input.data()), n);
         consume(input, n);
         offset_ += n;
         string_remaining_ -= n;

@@ -69,7 +69,7 @@ using DecodeEvent =
 //   at end of input:
 //     for (;;) { auto ev = dec.finish(); if (!ev) ...; handle(*ev); if (holds EndOfMessage) break; }
 //
-// Once an error has been returned, every later call returns it again.
+// One decoder decodes one message. Once an error has been returned, every later call returns it again.
 class StreamDecoder {
  public:
   explicit StreamDecoder(const DecodeLimits& limits = {});
@@ -116,6 +116,7 @@ class StreamDecoder {
   using StepResult = Result<std::optional<DecodeEvent>>;
 
   std::optional<uint64_t> take_varint(ByteSpan& input);  // sets last_varint_size_
+  std::string& string_target();  // the control field, field name or field value being read
   StepResult on_varint(uint64_t value, size_t encoded_size);
   StepResult on_string_complete();
   void begin_field_section(Section section);
@@ -145,8 +146,7 @@ class StreamDecoder {
   uint8_t varint_need_ = 0;
   uint8_t last_varint_size_ = 0;
 
-  // A length-prefixed string being filled (control field, field name or value).
-  std::string* string_target_ = nullptr;
+  // Bytes still to come of the length-prefixed string being filled (see string_target()).
   uint64_t string_remaining_ = 0;
 
   // Request control data, in wire order; the current response status.

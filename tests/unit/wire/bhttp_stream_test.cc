@@ -249,6 +249,25 @@ TEST(BhttpStreamDecoder, FinishRules) {
   }
 }
 
+TEST(BhttpStreamDecoder, CanBeMovedMidMessage) {
+  Bytes wire = from_hex("00034745540568747470730b6578616d706c652e636f6d012f").value();
+  for (size_t cut = 0; cut <= wire.size(); ++cut) {
+    StreamDecoder first;
+    ByteSpan a = ByteSpan(wire).first(cut);
+    while (!std::holds_alternative<NeedMoreInput>(first.next(a).value())) {
+    }
+    StreamDecoder second = std::move(first);
+    ByteSpan b = ByteSpan(wire).subspan(cut);
+    while (!std::holds_alternative<NeedMoreInput>(second.next(b).value())) {
+    }
+    auto head = second.finish();
+    ASSERT_TRUE(head.has_value()) << head.error().to_string();
+    ASSERT_TRUE(std::holds_alternative<RequestHead>(*head));
+    EXPECT_EQ(std::get<RequestHead>(*head).authority, "example.com");
+    EXPECT_EQ(std::get<RequestHead>(*head).path, "/");
+  }
+}
+
 // --- Encoder -----------------------------------------------------------------------------------------------------
 
 RequestHead sample_head() {
