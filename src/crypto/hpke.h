@@ -41,17 +41,17 @@ struct HpkeSuite {
 // The sender's mode inputs. psk and psk_id are given together (psk modes) or not at all (RFC 9180 §5.1.2).
 struct HpkeSenderOptions {
   HpkeMode mode = HpkeMode::kBase;
-  ByteSpan psk;
-  ByteSpan psk_id;
+  ByteSpan psk = {};
+  ByteSpan psk_id = {};
   const KemPrivateKey* sk_s = nullptr;  // auth modes: the sender's private key
-  EncapOptions ephemeral;               // tests and vectors only: fix the ephemeral key (see kem.h)
+  EncapOptions ephemeral = {};          // tests and vectors only: fix the ephemeral key (see kem.h)
 };
 
 // The recipient's mode inputs, mirroring the sender's.
 struct HpkeRecipientOptions {
   HpkeMode mode = HpkeMode::kBase;
-  ByteSpan psk;
-  ByteSpan psk_id;
+  ByteSpan psk = {};
+  ByteSpan psk_id = {};
   const KemPublicKey* pk_s = nullptr;  // auth modes: the sender's public key
 };
 

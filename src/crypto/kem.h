@@ -81,7 +81,7 @@ struct Encapsulation {
 struct EncapOptions {
   // skE = DeriveKeyPair(ikm_e). For X25519Kyber768Draft00 this is the 64-byte seed (the vectors' "ier"): the X25519
   // ephemeral is DeriveKeyPair(seed[0:32]) and seed[32:64] is the Kyber768 encapsulation seed.
-  std::optional<ByteSpan> ikm_e;
+  std::optional<ByteSpan> ikm_e = std::nullopt;
   // An explicit ephemeral private key (DHKEM only), e.g. skE from RFC 9458's vectors.
   const KemPrivateKey* sk_e = nullptr;
 };
