@@ -83,7 +83,7 @@ class StreamDecoder {
   // kTruncated if the message ends where RFC 9292 does not allow it to.
   Result<DecodeEvent> finish();
 
-  // Known once the first byte has been read.
+  // Known once the framing indicator has been read.
   std::optional<MessageKind> kind() const { return kind_; }
   std::optional<Framing> framing() const { return framing_; }
   // True once the Trailers event has been delivered (what follows is padding).
