@@ -3,7 +3,7 @@
 namespace openpcc::cli {
 
 void register_commands(CLI::App& app, int& exit_code) {
-  (void)app; (void)exit_code;  // commands are added as their concepts land
+  add_conformance_command(app, exit_code);
 }
 
 }  // namespace openpcc::cli
