@@ -44,7 +44,7 @@ class Aead {
   // All seal/open calls take a nonce of exactly Nn bytes; the export-only AEAD returns kUnsupported.
 
   Result<Bytes> seal(ByteSpan nonce, ByteSpan aad, ByteSpan plaintext);
-  // Appends plaintext.size() + Nt bytes to `out`.
+  // Appends plaintext.size() + Nt bytes to `out` (`plaintext` must not point into `out`: it may reallocate).
   Status seal_append(ByteSpan nonce, ByteSpan aad, ByteSpan plaintext, Bytes& out);
   // Writes plaintext.size() + Nt bytes to the front of `out` (which must be at least that large, and may alias
   // `plaintext` exactly for in-place encryption). Returns the number of bytes written.
@@ -52,7 +52,8 @@ class Aead {
 
   // On a tag mismatch these return kAuthenticationFailed and leave no plaintext behind (output wiped/removed).
   Result<Bytes> open(ByteSpan nonce, ByteSpan aad, ByteSpan ciphertext);
-  // Appends ciphertext.size() - Nt bytes to `out`; on failure `out` is restored to its previous size.
+  // Appends ciphertext.size() - Nt bytes to `out` (`ciphertext` must not point into `out`); on failure `out` is
+  // restored to its previous size.
   Status open_append(ByteSpan nonce, ByteSpan aad, ByteSpan ciphertext, Bytes& out);
   // Writes ciphertext.size() - Nt bytes to the front of `out` (may alias `ciphertext` exactly). Returns that count.
   Result<size_t> open_into(ByteSpan nonce, ByteSpan aad, ByteSpan ciphertext, std::span<uint8_t> out);

@@ -7,7 +7,8 @@
 //
 // Private keys are an interface so that the secret can live elsewhere: a DHKEM key only has to perform
 // Diffie-Hellman (DhPrivateKey::dh), e.g. with TPM2_ECDH_ZGen, and every KEM/HPKE operation works with it.
-// Keys made by Kem (generate/derive/deserialize) are in-memory software keys.
+// Keys made by Kem (generate/derive/deserialize) are in-memory software keys, immutable and safe to share between
+// threads; other implementations should be safe for concurrent const calls too.
 #pragma once
 
 #include <openssl/types.h>
