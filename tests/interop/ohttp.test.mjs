@@ -236,6 +236,8 @@ for (const kem of [KEM.X25519, KEM.X25519_KYBER768]) {
           const gateway = await gatewayDecapsulate({
             keyConfig: key.config, keyPair: key.keyPair, request: field(sent, "request"), chunked,
           });
+          // docs/CONFORMANCE.md: the client uses the key configuration's first (kdf, aead) pair.
+          assert.deepEqual([gateway.kdf, gateway.aead], key.config.algs[0], "C++ client did not use the first suite");
           bytesEqual(gateway.bhttp, bhttp, "JS gateway read a different request");
           bytesEqual(field(sent, "enc"), gateway.enc, "C++ client reports a different enc");
           bytesEqual(field(sent, "response_secret"), gateway.responseSecret, "response secrets differ");
