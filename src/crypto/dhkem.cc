@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include "common/random.h"
 #include "crypto/ecdh.h"
 #include "crypto/hkdf.h"
 
@@ -51,11 +50,9 @@ Result<std::unique_ptr<SoftwareDhPrivateKey>> import_key(KemId id, ByteSpan priv
 }
 
 Result<std::unique_ptr<SoftwareDhPrivateKey>> generate_key(KemId id) {
-  SecretBytes scalar(ecdh::private_key_size(curve_of(id)));
-  do {
-    fill_random(scalar.mutable_span());  // any 32 bytes are an X25519 key; P-256 rejects the ~2^-32 bad ones
-  } while (id == KemId::kDhkemP256HkdfSha256 && !ecdh::is_valid_p256_scalar(scalar));
-  return import_key(id, scalar);
+  auto generated = ecdh::generate_private_key(curve_of(id));
+  if (!generated) return std::unexpected(generated.error());
+  return std::make_unique<SoftwareDhPrivateKey>(id, std::move(generated->key), std::move(generated->private_key));
 }
 
 Result<std::unique_ptr<SoftwareDhPrivateKey>> derive_key(KemId id, ByteSpan ikm) {

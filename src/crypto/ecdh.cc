@@ -8,6 +8,8 @@
 #include <array>
 #include <bit>
 
+#include "common/random.h"
+
 namespace openpcc::crypto::ecdh {
 namespace {
 
@@ -26,6 +28,23 @@ const EC_GROUP* p256_group() {
   return group;
 }
 
+// A parameters-only P-256 key, built once per process and only read afterwards. Copying it (EVP_PKEY_dup, or a
+// keygen context made from it) copies the group; EVP_PKEY_fromdata with a group name instead rebuilds the EC_GROUP
+// from scratch on every call, which made a public-key import about four times slower.
+EVP_PKEY* p256_parameters() {
+  static EVP_PKEY* const parameters = [] {
+    EVP_PKEY* key = nullptr;
+    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    if (!ctx || EVP_PKEY_paramgen_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_group_name(ctx.get(), kP256GroupName) != 1 ||
+        EVP_PKEY_paramgen(ctx.get(), &key) != 1) {
+      ERR_clear_error();
+      return static_cast<EVP_PKEY*>(nullptr);
+    }
+    return key;
+  }();
+  return parameters;
+}
+
 Result<EvpPkeyPtr> p256_from_params(OSSL_PARAM* params, int selection, const char* what) {
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* pkey = nullptr;
@@ -39,14 +58,16 @@ Result<EvpPkeyPtr> parse_p256_public_key(ByteSpan public_key) {
   if (public_key.size() != kP256PublicKeySize || public_key[0] != kUncompressedPrefix) {
     return make_error(ErrorCode::kInvalidArgument, "p256: public key must be a 65-byte uncompressed point");
   }
-  // OpenSSL's import decodes the point with EC_POINT_oct2point, which rejects coordinates >= p and points that are
-  // not on the curve.
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(kP256GroupName), 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<uint8_t*>(public_key.data()),
-                                        public_key.size()),
-      OSSL_PARAM_construct_end()};
-  return p256_from_params(params, EVP_PKEY_PUBLIC_KEY, "p256: public key is not a point on the curve");
+  EVP_PKEY* parameters = p256_parameters();
+  if (parameters == nullptr) return openssl_error(ErrorCode::kCrypto, "p256: group unavailable in OpenSSL");
+  EvpPkeyPtr key(EVP_PKEY_dup(parameters));
+  if (!key) return openssl_error(ErrorCode::kCrypto, "p256: out of memory");
+  // OpenSSL decodes the point with EC_POINT_oct2point, which rejects coordinates >= p and points that are not on the
+  // curve.
+  if (EVP_PKEY_set1_encoded_public_key(key.get(), public_key.data(), public_key.size()) != 1) {
+    return openssl_error(ErrorCode::kInvalidArgument, "p256: public key is not a point on the curve");
+  }
+  return key;
 }
 
 Result<PrivateKey> import_p256_private_key(ByteSpan private_key) {
@@ -84,6 +105,28 @@ Result<PrivateKey> import_p256_private_key(ByteSpan private_key) {
   return PrivateKey{std::move(*key), std::move(public_key)};
 }
 
+Result<GeneratedKey> generate_p256_key() {
+  EVP_PKEY* parameters = p256_parameters();
+  if (parameters == nullptr) return openssl_error(ErrorCode::kCrypto, "p256: group unavailable in OpenSSL");
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, parameters, nullptr));
+  EVP_PKEY* generated = nullptr;
+  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_generate(ctx.get(), &generated) != 1) {
+    return openssl_error(ErrorCode::kCrypto, "p256: key generation failed");
+  }
+  GeneratedKey out{PrivateKey{EvpPkeyPtr(generated), Bytes(kP256PublicKeySize)}, SecretBytes(kScalarSize)};
+  constexpr int kScalarLength = static_cast<int>(kScalarSize);
+  size_t length = 0;
+  BIGNUM* scalar = nullptr;
+  bool ok = EVP_PKEY_get_octet_string_param(generated, OSSL_PKEY_PARAM_PUB_KEY, out.key.public_key.data(),
+                                            out.key.public_key.size(), &length) == 1 &&
+            length == kP256PublicKeySize && out.key.public_key[0] == kUncompressedPrefix &&
+            EVP_PKEY_get_bn_param(generated, OSSL_PKEY_PARAM_PRIV_KEY, &scalar) == 1 &&
+            BN_bn2binpad(scalar, out.private_key.data(), kScalarLength) == kScalarLength;
+  BN_clear_free(scalar);
+  if (!ok) return openssl_error(ErrorCode::kCrypto, "p256: generated key export failed");
+  return out;
+}
+
 Result<PrivateKey> import_x25519_private_key(ByteSpan private_key) {
   if (private_key.size() != kScalarSize) {
     return make_error(ErrorCode::kInvalidArgument, "x25519: private key must be 32 bytes");
@@ -111,6 +154,16 @@ Result<EvpPkeyPtr> parse_public_key(Curve curve, ByteSpan public_key) {
 
 Result<PrivateKey> import_private_key(Curve curve, ByteSpan private_key) {
   return curve == Curve::kP256 ? import_p256_private_key(private_key) : import_x25519_private_key(private_key);
+}
+
+Result<GeneratedKey> generate_private_key(Curve curve) {
+  if (curve == Curve::kP256) return generate_p256_key();
+  GeneratedKey out{{}, SecretBytes(kScalarSize)};
+  fill_random(out.private_key.mutable_span());  // any 32 bytes are an X25519 private key
+  auto key = import_x25519_private_key(out.private_key);
+  if (!key) return std::unexpected(key.error());
+  out.key = std::move(*key);
+  return out;
 }
 
 bool is_valid_p256_scalar(ByteSpan candidate) {
