@@ -22,7 +22,7 @@ Harness Harness::with_all_operations() {
   Harness h;
   add_hpke_operations(h);
   add_bhttp_operations(h);
-  // ohttp.* operations are registered once the OHTTP layer lands.
+  add_ohttp_operations(h);
   return h;
 }
 
