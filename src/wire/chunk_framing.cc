@@ -66,6 +66,7 @@ Status ChunkStreamSealer::seal_chunk(ByteSpan plaintext, Bytes& out) {
 Status ChunkStreamSealer::write(ByteSpan plaintext, Bytes& out) {
   const size_t mark = out.size();
   if (auto s = begin(out); !s) return s;
+  const size_t after_prefix = out.size();  // begin() has counted the prefix
   Status status;
   if (options_.fixed_chunk_plaintext == 0) {
     while (status && !plaintext.empty()) {
@@ -96,13 +97,14 @@ Status ChunkStreamSealer::write(ByteSpan plaintext, Bytes& out) {
     out.resize(mark);
     return fail(wrap_error("chunk sealer", status.error()));
   }
-  emitted_ += out.size() - mark;
+  emitted_ += out.size() - after_prefix;
   return {};
 }
 
 Status ChunkStreamSealer::finish(Bytes& out, ByteSpan final_plaintext) {
   const size_t mark = out.size();
   if (auto s = begin(out); !s) return s;
+  const size_t after_prefix = out.size();  // begin() has counted the prefix
   Status status;
   if (piece_fill_ > 0) {
     status = seal_chunk(piece_.span().first(piece_fill_), out);
@@ -118,7 +120,7 @@ Status ChunkStreamSealer::finish(Bytes& out, ByteSpan final_plaintext) {
     return fail(wrap_error("chunk sealer", status.error()));
   }
   ++chunks_;
-  emitted_ += out.size() - mark;
+  emitted_ += out.size() - after_prefix;
   state_ = State::kFinished;
   return {};
 }

@@ -74,7 +74,7 @@ class ChunkStreamSealer {
   Status finish(Bytes& out, ByteSpan final_plaintext = {});
 
   bool finished() const { return state_ == State::kFinished; }
-  uint64_t bytes_emitted() const { return emitted_; }
+  uint64_t bytes_emitted() const { return emitted_; }  // total appended to `out` so far (prefix included)
   uint64_t chunks_emitted() const { return chunks_; }  // including the final chunk once written
   size_t buffered_bytes() const { return piece_fill_; }
 
