@@ -44,7 +44,11 @@ export class Conformance {
       const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
       this.#fail(new Error(`${binary} conformance ${how}${this.#stderrNote()}`));
     });
-    this.#child.stdin.on("error", (err) => this.#fail(new Error(`writing to ${binary} conformance: ${err.message}`)));
+    // A write error (EPIPE) means the child is going away; give its exit status a moment to arrive, as it says more.
+    this.#child.stdin.on("error", (err) => {
+      setTimeout(() => this.#fail(new Error(`writing to ${binary} conformance: ${err.message}${this.#stderrNote()}`)),
+        500).unref();
+    });
     const lines = createInterface({ input: this.#child.stdout, crlfDelay: Infinity });
     lines.on("line", (line) => this.#onLine(line));
   }
