@@ -129,7 +129,8 @@ Status ChunkStreamSealer::finish(Bytes& out, ByteSpan final_plaintext) {
 
 ChunkStreamOpener::ChunkStreamOpener(std::unique_ptr<ChunkOpenCipher> cipher, const ChunkOpenLimits& limits)
     : cipher_(std::move(cipher)), limits_(limits) {
-  if (limits_.max_chunk_plaintext == 0) limits_.max_chunk_plaintext = 1;
+  // At least 1; at most what a varint can declare (so max_ciphertext() cannot overflow).
+  limits_.max_chunk_plaintext = std::clamp<size_t>(limits_.max_chunk_plaintext, 1, kMaxVarint - 64);
 }
 
 Status ChunkStreamOpener::fail(ErrorCode code, std::string message) {
@@ -195,9 +196,8 @@ Status ChunkStreamOpener::feed(ByteSpan input, Bytes& out) {
         buffer_.insert(buffer_.end(), input.begin(), input.begin() + static_cast<ptrdiff_t>(n));
         input = input.subspan(n);
         if (buffer_.size() == chunk_len_) {
-          Bytes ciphertext = std::move(buffer_);
-          buffer_.clear();
-          if (auto s = open_chunk(ciphertext, out); !s) return s;
+          if (auto s = open_chunk(buffer_, out); !s) return s;
+          buffer_.clear();  // keeps its capacity for the next split chunk
           state_ = State::kLength;
         }
         break;
