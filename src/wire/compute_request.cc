@@ -29,6 +29,17 @@ std::string_view response_media_type(Chunking c) {
   return c == Chunking::kChunked ? kChunkedResponseMediaType : kResponseMediaType;
 }
 
+std::optional<Chunking> request_chunking(std::string_view content_type) {
+  if (content_type == kRequestMediaType) return Chunking::kUnchunked;
+  if (content_type == kChunkedRequestMediaType) return Chunking::kChunked;
+  return std::nullopt;
+}
+std::optional<Chunking> response_chunking(std::string_view content_type) {
+  if (content_type == kResponseMediaType) return Chunking::kUnchunked;
+  if (content_type == kChunkedResponseMediaType) return Chunking::kChunked;
+  return std::nullopt;
+}
+
 Bytes key_wrap_header() {
   Bytes hdr;
   append_u8(hdr, kKeyId);

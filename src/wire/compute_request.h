@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "common/bytes.h"
@@ -49,6 +50,9 @@ inline constexpr std::string_view kChunkedResponseMediaType = "application/confs
 
 std::string_view request_media_type(Chunking chunking);
 std::string_view response_media_type(Chunking chunking);
+// The framing a Content-Type announces (exact match); nullopt for anything else.
+std::optional<Chunking> request_chunking(std::string_view content_type);
+std::optional<Chunking> response_chunking(std::string_view content_type);
 
 inline constexpr crypto::HpkeSuite kKeyWrapSuite{crypto::KemId::kDhkemP256HkdfSha256, crypto::KdfId::kHkdfSha256,
                                                  crypto::AeadId::kAes128Gcm};

@@ -37,6 +37,17 @@ std::string_view response_label(Chunking c) {
   return c == Chunking::kChunked ? kChunkedResponseLabel : kResponseLabel;
 }
 
+std::optional<Chunking> request_chunking(std::string_view content_type) {
+  if (content_type == kRequestMediaType) return Chunking::kUnchunked;
+  if (content_type == kChunkedRequestMediaType) return Chunking::kChunked;
+  return std::nullopt;
+}
+std::optional<Chunking> response_chunking(std::string_view content_type) {
+  if (content_type == kResponseMediaType) return Chunking::kUnchunked;
+  if (content_type == kChunkedResponseMediaType) return Chunking::kChunked;
+  return std::nullopt;
+}
+
 // ---- RequestHeader -------------------------------------------------------------------------------------------------
 
 std::array<uint8_t, kRequestHeaderSize> RequestHeader::encode() const {

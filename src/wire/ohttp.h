@@ -50,6 +50,10 @@ std::string_view request_media_type(Chunking chunking);
 std::string_view response_media_type(Chunking chunking);
 std::string_view request_label(Chunking chunking);
 std::string_view response_label(Chunking chunking);
+// The framing a Content-Type announces (exact match, as the media types have no parameters); nullopt for anything
+// else, which a gateway answers with kInvalidRequestContentType (200).
+std::optional<Chunking> request_chunking(std::string_view content_type);
+std::optional<Chunking> response_chunking(std::string_view content_type);
 
 inline constexpr size_t kRequestHeaderSize = 7;
 

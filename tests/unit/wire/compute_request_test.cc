@@ -255,6 +255,20 @@ TEST(ComputeRequest, TamperedOrTruncatedBodyFails) {
   EXPECT_FALSE(crx.open_body(cbody).has_value());
 }
 
+TEST(ComputeRequest, MediaTypes) {
+  EXPECT_EQ(request_media_type(Chunking::kUnchunked), "application/confsec-req");
+  EXPECT_EQ(request_media_type(Chunking::kChunked), "application/confsec-chunked-req");
+  EXPECT_EQ(response_media_type(Chunking::kUnchunked), "application/confsec-res");
+  EXPECT_EQ(response_media_type(Chunking::kChunked), "application/confsec-chunked-res");
+  EXPECT_EQ(request_chunking("application/confsec-chunked-req"), Chunking::kChunked);
+  EXPECT_EQ(request_chunking("application/confsec-req"), Chunking::kUnchunked);
+  EXPECT_EQ(request_chunking("application/confsec-res"), std::nullopt);
+  EXPECT_EQ(response_chunking("application/confsec-chunked-res"), Chunking::kChunked);
+  EXPECT_EQ(response_chunking("message/ohttp-res"), std::nullopt);
+  EXPECT_EQ(to_string(key_wrap_info(Chunking::kUnchunked)),
+            std::string("application/confsec-req\0", 24) + to_string(unhex("00001000010001")));
+}
+
 TEST(ComputeRequest, BodyIsSealedOnce) {
   auto sender = RequestSender::create(Chunking::kUnchunked).value();
   ASSERT_TRUE(sender.seal_body(to_bytes("a")).has_value());

@@ -438,6 +438,13 @@ TEST(Ohttp, HeaderInfoAndMediaTypes) {
   EXPECT_EQ(response_media_type(Chunking::kUnchunked), "message/ohttp-res");
   EXPECT_EQ(response_media_type(Chunking::kChunked), "message/ohttp-chunked-res");
   EXPECT_EQ(response_label(Chunking::kChunked), "message/bhttp chunked response");
+  EXPECT_EQ(request_chunking("message/ohttp-req"), Chunking::kUnchunked);
+  EXPECT_EQ(request_chunking("message/ohttp-chunked-req"), Chunking::kChunked);
+  EXPECT_EQ(request_chunking("message/ohttp-res"), std::nullopt);
+  EXPECT_EQ(request_chunking("application/octet-stream"), std::nullopt);
+  EXPECT_EQ(response_chunking("message/ohttp-res"), Chunking::kUnchunked);
+  EXPECT_EQ(response_chunking("message/ohttp-chunked-res"), Chunking::kChunked);
+  EXPECT_EQ(response_chunking("message/ohttp-chunked-req"), std::nullopt);
 }
 
 }  // namespace
