@@ -6,7 +6,7 @@
 // connection, closed when the request's ClientStream is destroyed (no connection pool yet).
 //
 //   auto client = net::Client::create({.ca_file = "ca.pem"});         // Result<Client>; cheap to copy
-//   auto res = co_await client->fetch({.method = "POST", .url = url, .body = bytes});   // small bodies
+//   auto res = co_await client->fetch({"POST", url, bytes});          // small bodies
 //
 //   auto up = co_await client->open("POST", url, {{"Trailer", "X-Sum"}});  // chunked upload
 //   co_await (*up)->write_chunk(piece);                                   // flushed as one HTTP chunk
@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/bytes.h"
 #include "common/error.h"
@@ -46,10 +47,16 @@ struct ClientOptions {
   // Certificate and host name verification for https://. Never turn it off outside tests.
   bool verify_tls = true;
   // PEM file of CA certificates to trust instead of the system store (e.g. a local stack's self-signed CA).
-  std::string ca_file;
+  std::string ca_file{};
 };
 
+// Not an aggregate on purpose: GCC 12 miscompiles aggregate temporaries inside co_await (see runtime.h), and
+// `co_await client.fetch({"POST", url, body})` is the natural way to call.
 struct ClientRequest {
+  ClientRequest() = default;
+  ClientRequest(std::string method_, std::string url_, Bytes body_ = {}, Headers headers_ = {})
+      : method(std::move(method_)), url(std::move(url_)), headers(std::move(headers_)), body(std::move(body_)) {}
+
   std::string method = "GET";
   std::string url;
   Headers headers;  // Host, Content-Length and Transfer-Encoding are set by the client

@@ -13,6 +13,13 @@
 //    with block_on().
 //
 // Destroy servers (Server::shutdown) before the Runtime that runs them.
+//
+// GCC 12 coroutine pitfalls (compiler bugs, fixed in later GCC) that every coroutine author here must avoid:
+//  * A braced list that becomes a std::initializer_list inside a co_await expression does not compile
+//    ("array used as initializer"): write `Headers h{{"Trailer", "X-Refund"}}; co_await res.write_head(200, h);`.
+//  * An aggregate-initialized temporary (`Agg{...}`, `{.field = ...}` of an aggregate type) passed as an argument
+//    inside a co_await expression is destroyed twice at run time. Put it in a named local first. The types of this
+//    layer that coroutines take by value (ClientRequest, Headers) have constructors, so they are safe to brace.
 #pragma once
 
 #include <chrono>

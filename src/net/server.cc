@@ -243,15 +243,15 @@ class Connection final : public ConnectionBase,
     });
   }
 
-  Task<void> run() {
-    auto self = this->shared_from_this();  // keeps the connection alive for the coroutine's life
+  // The coroutine's parameter owns the connection for the coroutine's whole life.
+  static Task<void> run(std::shared_ptr<Connection> self) {
     try {
-      co_await serve();
+      co_await self->serve();
     } catch (const std::exception& e) {
-      spdlog::error("{}: connection failed: {}", core_->config.name, e.what());
+      spdlog::error("{}: connection failed: {}", self->core_->config.name, e.what());
     }
-    lowest().close();
-    core_->connection_closed(id_);
+    self->lowest().close();
+    self->core_->connection_closed(self->id_);
   }
 
   // --- ServerExchange ---
@@ -457,6 +457,7 @@ class Connection final : public ConnectionBase,
       } else if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
                  ec.category() != http::make_error_code(http::error::bad_method).category()) {
         // The peer went away or the socket failed: nothing to answer.
+        spdlog::debug("{}: connection ended while reading a request header: {}", config.name, ec.message());
       } else {
         core_->log_connection_event("malformed request (" + ec.message() + "), answered 400", remote_);
         co_await reply_and_close(400, "bad request\n");
@@ -572,6 +573,7 @@ class Connection final : public ConnectionBase,
     // peer's close_notify would only add latency.
     lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) co_return;
+    idle_ = true;  // nothing left to deliver: a graceful shutdown may cut the linger short
     std::vector<char> scratch(16 * 1024);
     size_t drained = 0;
     const auto deadline = Clock::now() + kLingerTimeout;
@@ -581,6 +583,7 @@ class Connection final : public ConnectionBase,
       if (ec) break;
       drained += n;
     }
+    idle_ = false;
   }
 
   std::shared_ptr<ServerCore> core_;
@@ -646,12 +649,12 @@ Task<void> accept_loop(std::shared_ptr<ServerCore> core) {
       auto c = std::make_shared<Connection<TlsStream>>(core, id, remote, std::move(socket), *core->tls);
       core->connections.emplace(id, c);
       lock.unlock();
-      asio::co_spawn(connection_strand, c->run(), asio::detached);
+      asio::co_spawn(connection_strand, Connection<TlsStream>::run(c), asio::detached);
     } else {
       auto c = std::make_shared<Connection<PlainStream>>(core, id, remote, std::move(socket));
       core->connections.emplace(id, c);
       lock.unlock();
-      asio::co_spawn(connection_strand, c->run(), asio::detached);
+      asio::co_spawn(connection_strand, Connection<PlainStream>::run(c), asio::detached);
     }
   }
   {

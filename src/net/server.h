@@ -72,7 +72,7 @@ struct ServerConfig {
   // Further connections wait in the kernel's accept queue until one closes.
   size_t max_connections = 1024;
   bool keep_alive = true;
-  std::optional<TlsServerFiles> tls;  // set → HTTPS only (TLS 1.2+)
+  std::optional<TlsServerFiles> tls{};  // set → HTTPS only (TLS 1.2+)
   bool log_client_addresses = false;  // relays must leave this off
   std::string name = "http";          // prefix of log lines, e.g. "relay"
 };
