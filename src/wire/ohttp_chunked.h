@@ -9,7 +9,7 @@
 //
 // The OpenPCC fixed-size profile (the Go client and gateway): the BHTTP message is encoded with
 // bhttp::fixed_size_profile(bhttp::kOhttpMessageChunkLen) — so its length is a multiple of 532 — and sealed in
-// exactly-532-byte pieces (kOpenPccChunkOptions). On the wire, with X25519Kyber768Draft00 and AES-128-GCM:
+// exactly-532-byte pieces (openpcc_fixed_size_chunks()). On the wire, with X25519Kyber768Draft00 and AES-128-GCM:
 //   hdr ‖ enc = 7 + 1120 = 1127 bytes, then n × (varint(548) ‖ 548) = n × 550 bytes, then varint(0) ‖ tag = 17 bytes.
 // Gateway responses use the same 532-byte pieces (response chunks are 550 bytes too, after the 16-byte nonce).
 #pragma once
