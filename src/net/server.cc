@@ -319,11 +319,17 @@ class Connection final : public ConnectionBase,
       co_return ok;
     }
     keep_alive_ = keep_alive_allowed();
-    if (status_has_no_body(status) || is_head_) {
-      body_mode_ = BodyMode::kNone;
-    } else if (auto cl = headers.get("Content-Length")) {
-      auto length = parse_content_length(*cl);
+    std::optional<uint64_t> length;
+    if (auto cl = headers.get("Content-Length")) {
+      length = parse_content_length(*cl);
       if (!length) co_return make_error(ErrorCode::kInvalidArgument, "invalid Content-Length");
+    }
+    if (status_has_no_body(status)) {
+      body_mode_ = BodyMode::kNone;
+    } else if (is_head_) {
+      if (length) res.content_length(*length);  // HEAD reports the length a GET would have
+      body_mode_ = BodyMode::kNone;
+    } else if (length) {
       res.content_length(*length);
       body_mode_ = BodyMode::kFixed;
       remaining_ = *length;
@@ -353,7 +359,7 @@ class Connection final : public ConnectionBase,
     Status result;
     switch (body_mode_) {
       case BodyMode::kNone:
-        co_return make_error(ErrorCode::kInvalidArgument, "this response has no body");
+        co_return Status{};  // HEAD, 1xx, 204, 304: the body is dropped, so handlers need no special case
       case BodyMode::kFixed:
         if (data.size() > remaining_) co_return make_error(ErrorCode::kInvalidArgument, "body exceeds Content-Length");
         remaining_ -= data.size();

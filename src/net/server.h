@@ -129,7 +129,8 @@ class ServerResponse {
   // (no trailers); otherwise it is chunked (HTTP/1.1) or ended by closing the connection (HTTP/1.0 clients).
   // Declare trailers you will send with a "Trailer" header, as HTTP asks.
   Task<Status> write_head(int status, Headers headers);
-  // Sends `data` now as one HTTP chunk and flushes it to the socket. Empty data is a no-op.
+  // Sends `data` now as one HTTP chunk and flushes it to the socket. Empty data is a no-op, and so is any data for a
+  // response without a body (HEAD request, 204, 304).
   Task<Status> write_chunk(ByteSpan data);
   // Ends the body: the last chunk with `trailers` (trailers need a chunked response).
   Task<Status> finish(const Headers& trailers = {});

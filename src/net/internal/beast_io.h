@@ -126,6 +126,12 @@ Task<Result<std::optional<Bytes>>> read_body_piece(Stream& stream, beast::flat_b
     body.data = nullptr;
     body.size = 0;
     if (ec == http::error::need_buffer) ec = {};
+    // A body delimited by the connection's close, over TLS from a peer that skips close_notify: the close still
+    // ends the body (what HTTP clients commonly accept; framed bodies never reach this).
+    if (ec == ssl::error::stream_truncated && parser.need_eof()) {
+      ec = {};
+      parser.put_eof(ec);
+    }
     if (ec) co_return std::unexpected(to_error(ec, context));
     if (got > 0) {
       piece.resize(got);

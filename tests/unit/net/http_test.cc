@@ -405,6 +405,35 @@ TEST(Http, KeepAliveServesSeveralRequestsPerConnection) {
   server->shutdown(5s);
 }
 
+// Expect: 100-continue is answered when the handler first reads the body; HEAD gets the head without the body.
+TEST(Http, ExpectContinueAndHead) {
+  Runtime rt(2);
+  auto server = start_server(rt, {}, [](ServerRequest& req, ServerResponse& res) -> Task<Status> {
+    auto body = co_await req.read_all();
+    if (!body) co_return std::unexpected(body.error());
+    Headers head{{"Content-Length", "5"}};
+    if (auto ok = co_await res.write_head(200, std::move(head)); !ok) co_return ok;
+    if (auto ok = co_await res.write_chunk(as_bytes("hello")); !ok) co_return ok;
+    co_return co_await res.finish();
+  });
+  ASSERT_TRUE(server);
+  RawSocket raw(server->port());
+  ASSERT_TRUE(raw.send_all("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"));
+  const std::string interim = raw.read_until("\r\n\r\n", kLiveness);
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(raw.send_all("abc"));
+  const std::string final_response = raw.read_until("hello", kLiveness);
+  EXPECT_NE(final_response.find("HTTP/1.1 200"), std::string::npos) << final_response;
+
+  ASSERT_TRUE(raw.send_all("HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string head;
+  EXPECT_TRUE(raw.wait_closed(kLiveness, &head));
+  EXPECT_NE(head.find("HTTP/1.1 200"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Length: 5"), std::string::npos) << head;
+  EXPECT_EQ(head.find("hello"), std::string::npos) << head;
+  server->shutdown(5s);
+}
+
 // (5) Graceful shutdown waits for a streaming response in flight, then stops accepting.
 TEST(Http, GracefulShutdownWaitsForInFlightStream) {
   Runtime rt(2);
