@@ -62,6 +62,12 @@ class Runtime {
   // runtime thread on its own work can deadlock). An exception escaping fn is rethrown here.
   template <class T>
   T block_on(std::function<Task<T>()> fn);
+  // Same, with T deduced: rt.block_on([&]() -> Task<int> { co_return 1; }).
+  template <class F>
+  auto block_on(F fn) -> typename std::invoke_result_t<F&>::value_type {
+    using T = typename std::invoke_result_t<F&>::value_type;
+    return block_on<T>(std::function<Task<T>()>(std::move(fn)));
+  }
 
   // True on one of this runtime's threads.
   bool in_runtime_thread() const;

@@ -137,7 +137,7 @@ TEST(Http, WholeRequestRoundTrip) {
   auto server = start_server(rt, {}, echo_handler());
   ASSERT_TRUE(server);
   auto client = make_client();
-  auto res = rt.block_on<Result<ClientResponse>>([&]() -> Task<Result<ClientResponse>> {
+  auto res = rt.block_on([&]() -> Task<Result<ClientResponse>> {
     co_return co_await client.fetch({"POST", url_for(*server, "/path?q=1"), to_bytes("hi")});
   });
   ASSERT_TRUE(res.has_value()) << res.error().to_string();
@@ -707,14 +707,21 @@ TEST(HttpClientTimeouts, ConnectTimeout) {
 
 TEST(HttpClientTimeouts, ReadTimeoutForHeadAndBody) {
   Runtime rt(2);
-  auto server = start_server(rt, {}, [](ServerRequest& req, ServerResponse& res) -> Task<Status> {
+  // The handler stalls until the test has seen the client time out (or for kLiveness), so the test does not depend
+  // on how the two timings compare under load.
+  std::atomic<bool> release{false};
+  auto stall = [&release]() -> Task<void> {
+    const auto until = Clock::now() + kLiveness;
+    while (!release.load() && Clock::now() < until) co_await sleep_for(20ms);
+  };
+  auto server = start_server(rt, {}, [&stall](ServerRequest& req, ServerResponse& res) -> Task<Status> {
     if (req.target() == "/slow-head") {
-      co_await sleep_for(1500ms);
+      co_await stall();
       co_return co_await res.send(200, {}, "late");
     }
     if (auto ok = co_await res.write_head(200, {}); !ok) co_return ok;
     if (auto ok = co_await res.write_chunk(as_bytes("first")); !ok) co_return ok;
-    co_await sleep_for(1500ms);
+    co_await stall();
     (void)co_await res.write_chunk(as_bytes("second"));
     co_return co_await res.finish();
   });
@@ -739,6 +746,7 @@ TEST(HttpClientTimeouts, ReadTimeoutForHeadAndBody) {
   });
   EXPECT_EQ(body.first, "first");
   EXPECT_EQ(body.second.code, ErrorCode::kTimeout) << body.second.to_string();
+  release.store(true);
   server->shutdown(kLiveness);
 }
 
