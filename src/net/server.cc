@@ -580,6 +580,7 @@ class Connection final : public ConnectionBase,
     lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) co_return;
     idle_ = true;  // nothing left to deliver: a graceful shutdown may cut the linger short
+    if (core_->stopping.load()) co_return;
     std::vector<char> scratch(16 * 1024);
     size_t drained = 0;
     const auto deadline = Clock::now() + kLingerTimeout;

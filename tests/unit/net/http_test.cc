@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -88,6 +89,12 @@ class RawSocket {
     if (fd_ >= 0) ::close(fd_);
   }
   bool connected() const { return connected_; }
+  uint16_t local_port() const {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    return ntohs(addr.sin_port);
+  }
   bool send_all(std::string_view data) {
     while (!data.empty()) {
       const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
@@ -432,6 +439,60 @@ TEST(Http, ExpectContinueAndHead) {
   EXPECT_NE(head.find("Content-Length: 5"), std::string::npos) << head;
   EXPECT_EQ(head.find("hello"), std::string::npos) << head;
   server->shutdown(5s);
+}
+
+// An idle keep-alive connection does not hold up a graceful shutdown.
+TEST(Http, ShutdownClosesIdleKeepAliveConnections) {
+  Runtime rt(2);
+  ServerConfig config;
+  config.idle_timeout = 60s;
+  auto server = start_server(rt, config, echo_handler());
+  ASSERT_TRUE(server);
+  RawSocket raw(server->port());
+  ASSERT_TRUE(raw.send_all("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  raw.read_until("ok:GET /:", kLiveness);
+  const auto start = Clock::now();
+  server->shutdown(config.idle_timeout);
+  EXPECT_LT(Clock::now() - start, kLiveness);  // far less than the idle timeout or the grace period
+  EXPECT_TRUE(raw.wait_closed(kLiveness));
+}
+
+// Client addresses reach the log only when the config asks for them.
+TEST(Http, ClientAddressesAreLoggedOnlyWhenEnabled) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  spdlog::set_level(spdlog::level::debug);
+
+  auto run = [](bool log_addresses) {
+    Runtime rt(1);
+    ServerConfig config;
+    config.log_client_addresses = log_addresses;
+    auto server = start_server(rt, config, echo_handler());
+    RawSocket raw(server->port());
+    // An oversized header makes the server log a connection event.
+    EXPECT_TRUE(raw.send_all("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
+    EXPECT_NE(raw.read_until("\r\n\r\n", kLiveness).find("431"), std::string::npos);
+    server->shutdown(5s);
+    return raw.local_port();
+  };
+  const uint16_t hidden_port = run(false);
+  auto lines = sink->last_formatted();
+  const uint16_t shown_port = run(true);
+  auto lines_with = sink->last_formatted();
+  spdlog::set_default_logger(previous);
+
+  const std::string hidden = "127.0.0.1:" + std::to_string(hidden_port);
+  const std::string shown = "127.0.0.1:" + std::to_string(shown_port);
+  bool saw_431 = false;
+  for (const auto& line : lines) {
+    EXPECT_EQ(line.find(hidden), std::string::npos) << line;
+    saw_431 |= line.find("431") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_431);
+  bool saw_address = false;
+  for (const auto& line : lines_with) saw_address |= line.find(shown) != std::string::npos;
+  EXPECT_TRUE(saw_address);
 }
 
 // (5) Graceful shutdown waits for a streaming response in flight, then stops accepting.
