@@ -23,6 +23,13 @@ std::string to_hex(ByteSpan b) {
   return out;
 }
 
+std::string hex_id(uint16_t id) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "0x";
+  for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kDigits[(id >> shift) & 0xf]);
+  return out;
+}
+
 namespace {
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

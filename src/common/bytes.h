@@ -33,6 +33,8 @@ Bytes concat(std::initializer_list<ByteSpan> parts);
 
 // Lowercase hex.
 std::string to_hex(ByteSpan b);
+// A 16-bit identifier as it appears in specs and error messages: "0x0020".
+std::string hex_id(uint16_t id);
 // Accepts upper and lower case; rejects odd length and non-hex characters.
 Result<Bytes> from_hex(std::string_view hex);
 

@@ -31,6 +31,20 @@ namespace openpcc::wire {
 // Whether a message is sent whole or as a chunked stream (it selects media types and HPKE labels).
 enum class Chunking : uint8_t { kUnchunked, kChunked };
 
+// The names one message goes by in its two forms (media types, HPKE labels), and the mapping both ways.
+struct ChunkingNames {
+  std::string_view unchunked;
+  std::string_view chunked;
+
+  std::string_view name(Chunking c) const { return c == Chunking::kChunked ? chunked : unchunked; }
+  // nullopt if `n` is neither name.
+  std::optional<Chunking> chunking_of(std::string_view n) const {
+    if (n == unchunked) return Chunking::kUnchunked;
+    if (n == chunked) return Chunking::kChunked;
+    return std::nullopt;
+  }
+};
+
 inline constexpr std::string_view kFinalChunkAad = "final";
 // The draft requires receivers to accept chunks of at least this much plaintext.
 inline constexpr size_t kMinReceiveChunkPlaintext = 16384;

@@ -22,22 +22,18 @@ Result<std::unique_ptr<CounterNonceAead>> body_cipher(ByteSpan dek, ByteSpan bod
 
 }  // namespace
 
-std::string_view request_media_type(Chunking c) {
-  return c == Chunking::kChunked ? kChunkedRequestMediaType : kRequestMediaType;
-}
-std::string_view response_media_type(Chunking c) {
-  return c == Chunking::kChunked ? kChunkedResponseMediaType : kResponseMediaType;
-}
+namespace {
+constexpr ChunkingNames kRequestMediaTypes{kRequestMediaType, kChunkedRequestMediaType};
+constexpr ChunkingNames kResponseMediaTypes{kResponseMediaType, kChunkedResponseMediaType};
+}  // namespace
 
+std::string_view request_media_type(Chunking c) { return kRequestMediaTypes.name(c); }
+std::string_view response_media_type(Chunking c) { return kResponseMediaTypes.name(c); }
 std::optional<Chunking> request_chunking(std::string_view content_type) {
-  if (content_type == kRequestMediaType) return Chunking::kUnchunked;
-  if (content_type == kChunkedRequestMediaType) return Chunking::kChunked;
-  return std::nullopt;
+  return kRequestMediaTypes.chunking_of(content_type);
 }
 std::optional<Chunking> response_chunking(std::string_view content_type) {
-  if (content_type == kResponseMediaType) return Chunking::kUnchunked;
-  if (content_type == kChunkedResponseMediaType) return Chunking::kChunked;
-  return std::nullopt;
+  return kResponseMediaTypes.chunking_of(content_type);
 }
 
 Bytes key_wrap_header() {

@@ -10,42 +10,31 @@ namespace openpcc::wire::ohttp {
 
 namespace {
 
-std::string hex16(uint16_t v) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out = "0x";
-  for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kDigits[(v >> shift) & 0xf]);
-  return out;
-}
-
 std::string describe(const RequestHeader& h) {
-  return "key id " + std::to_string(h.key_id) + ", KEM " + hex16(static_cast<uint16_t>(h.kem)) + ", KDF " +
-         hex16(static_cast<uint16_t>(h.kdf)) + ", AEAD " + hex16(static_cast<uint16_t>(h.aead));
+  return "key id " + std::to_string(h.key_id) + ", KEM " + hex_id(static_cast<uint16_t>(h.kem)) + ", KDF " +
+         hex_id(static_cast<uint16_t>(h.kdf)) + ", AEAD " + hex_id(static_cast<uint16_t>(h.aead));
 }
 
 Result<crypto::Hpke> hpke_for(const RequestHeader& h) { return crypto::Hpke::create({h.kem, h.kdf, h.aead}); }
 
 }  // namespace
 
-std::string_view request_media_type(Chunking c) {
-  return c == Chunking::kChunked ? kChunkedRequestMediaType : kRequestMediaType;
-}
-std::string_view response_media_type(Chunking c) {
-  return c == Chunking::kChunked ? kChunkedResponseMediaType : kResponseMediaType;
-}
-std::string_view request_label(Chunking c) { return c == Chunking::kChunked ? kChunkedRequestLabel : kRequestLabel; }
-std::string_view response_label(Chunking c) {
-  return c == Chunking::kChunked ? kChunkedResponseLabel : kResponseLabel;
-}
+namespace {
+constexpr ChunkingNames kRequestMediaTypes{kRequestMediaType, kChunkedRequestMediaType};
+constexpr ChunkingNames kResponseMediaTypes{kResponseMediaType, kChunkedResponseMediaType};
+constexpr ChunkingNames kRequestLabels{kRequestLabel, kChunkedRequestLabel};
+constexpr ChunkingNames kResponseLabels{kResponseLabel, kChunkedResponseLabel};
+}  // namespace
 
+std::string_view request_media_type(Chunking c) { return kRequestMediaTypes.name(c); }
+std::string_view response_media_type(Chunking c) { return kResponseMediaTypes.name(c); }
+std::string_view request_label(Chunking c) { return kRequestLabels.name(c); }
+std::string_view response_label(Chunking c) { return kResponseLabels.name(c); }
 std::optional<Chunking> request_chunking(std::string_view content_type) {
-  if (content_type == kRequestMediaType) return Chunking::kUnchunked;
-  if (content_type == kChunkedRequestMediaType) return Chunking::kChunked;
-  return std::nullopt;
+  return kRequestMediaTypes.chunking_of(content_type);
 }
 std::optional<Chunking> response_chunking(std::string_view content_type) {
-  if (content_type == kResponseMediaType) return Chunking::kUnchunked;
-  if (content_type == kChunkedResponseMediaType) return Chunking::kChunked;
-  return std::nullopt;
+  return kResponseMediaTypes.chunking_of(content_type);
 }
 
 // ---- RequestHeader -------------------------------------------------------------------------------------------------
@@ -73,15 +62,15 @@ Result<RequestHeader> RequestHeader::parse(ByteSpan bytes) {
   h.aead = static_cast<crypto::AeadId>(*r.read_u16be("aead_id"));
   if (!crypto::Kem::create(h.kem)) {
     return make_error(ErrorCode::kUnsupported,
-                      "ohttp request header: unknown KEM " + hex16(static_cast<uint16_t>(h.kem)));
+                      "ohttp request header: unknown KEM " + hex_id(static_cast<uint16_t>(h.kem)));
   }
   if (!crypto::Hkdf::create(h.kdf)) {
     return make_error(ErrorCode::kUnsupported,
-                      "ohttp request header: unknown KDF " + hex16(static_cast<uint16_t>(h.kdf)));
+                      "ohttp request header: unknown KDF " + hex_id(static_cast<uint16_t>(h.kdf)));
   }
   if (h.aead == crypto::AeadId::kExportOnly || !crypto::aead_sizes(h.aead)) {
     return make_error(ErrorCode::kUnsupported,
-                      "ohttp request header: unusable AEAD " + hex16(static_cast<uint16_t>(h.aead)));
+                      "ohttp request header: unusable AEAD " + hex_id(static_cast<uint16_t>(h.aead)));
   }
   return h;
 }
@@ -108,8 +97,8 @@ Result<ClientSetup> setup_client(const KeyConfig& key_config, Chunking chunking,
   const SymmetricAlgorithm alg = options.algorithm.value_or(key_config.algorithms.front());
   if (!key_config.accepts(alg)) {
     return make_error(ErrorCode::kInvalidArgument, "ohttp: the key config does not list KDF " +
-                                                       hex16(static_cast<uint16_t>(alg.kdf)) + " with AEAD " +
-                                                       hex16(static_cast<uint16_t>(alg.aead)));
+                                                       hex_id(static_cast<uint16_t>(alg.kdf)) + " with AEAD " +
+                                                       hex_id(static_cast<uint16_t>(alg.aead)));
   }
   RequestHeader header{key_config.key_id, key_config.kem, alg.kdf, alg.aead};
   if (alg.aead == crypto::AeadId::kExportOnly) {

@@ -9,22 +9,15 @@ namespace openpcc::wire::ohttp {
 
 namespace {
 
-std::string hex16(uint16_t v) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out = "0x";
-  for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kDigits[(v >> shift) & 0xf]);
-  return out;
-}
-
 Status check_symmetric(SymmetricAlgorithm alg) {
   if (auto kdf = crypto::Hkdf::create(alg.kdf); !kdf) {
-    return make_error(ErrorCode::kUnsupported, "unknown KDF " + hex16(static_cast<uint16_t>(alg.kdf)));
+    return make_error(ErrorCode::kUnsupported, "unknown KDF " + hex_id(static_cast<uint16_t>(alg.kdf)));
   }
   if (alg.aead == crypto::AeadId::kExportOnly) {
     return make_error(ErrorCode::kUnsupported, "AEAD 0xffff is export-only and cannot carry messages");
   }
   if (auto sizes = crypto::aead_sizes(alg.aead); !sizes) {
-    return make_error(ErrorCode::kUnsupported, "unknown AEAD " + hex16(static_cast<uint16_t>(alg.aead)));
+    return make_error(ErrorCode::kUnsupported, "unknown AEAD " + hex_id(static_cast<uint16_t>(alg.aead)));
   }
   return {};
 }
@@ -32,10 +25,10 @@ Status check_symmetric(SymmetricAlgorithm alg) {
 // Checks the KEM id and the public key (length and, via the KEM, validity).
 Status check_kem_and_key(crypto::KemId kem_id, ByteSpan public_key) {
   auto kem = crypto::Kem::create(kem_id);
-  if (!kem) return make_error(ErrorCode::kUnsupported, "unknown KEM " + hex16(static_cast<uint16_t>(kem_id)));
+  if (!kem) return make_error(ErrorCode::kUnsupported, "unknown KEM " + hex_id(static_cast<uint16_t>(kem_id)));
   if (public_key.size() != kem->public_key_size()) {
     return make_error(ErrorCode::kDecode, "public key is " + std::to_string(public_key.size()) + " bytes, KEM " +
-                                              hex16(static_cast<uint16_t>(kem_id)) + " needs " +
+                                              hex_id(static_cast<uint16_t>(kem_id)) + " needs " +
                                               std::to_string(kem->public_key_size()));
   }
   if (auto pk = kem->deserialize_public_key(public_key); !pk) {
@@ -90,7 +83,7 @@ Result<KeyConfig> parse_key_config(ByteSpan encoded) {
   config.kem = static_cast<crypto::KemId>(*kem_id);
   auto kem = crypto::Kem::create(config.kem);
   if (!kem) {
-    return make_error(ErrorCode::kUnsupported, "ohttp key config: unknown KEM " + hex16(*kem_id));
+    return make_error(ErrorCode::kUnsupported, "ohttp key config: unknown KEM " + hex_id(*kem_id));
   }
   auto pk = r.read_bytes(kem->public_key_size(), "public key");
   if (!pk) return std::unexpected(in_config(pk.error()));
