@@ -93,7 +93,8 @@ class ClientStream {
   std::string_view reason() const;
   const Headers& headers() const;
 
-  // Next piece of the response body as it arrives, or std::nullopt at its end (reads the head first if needed).
+  // Next piece of the response body as it arrives (at most 16 KiB; not aligned to the sender's chunks or to SSE /
+  // NDJSON records), or std::nullopt at its end (reads the head first if needed).
   Task<Result<std::optional<Bytes>>> read_chunk();
   // The whole remaining body (bounded by max_response_body_bytes).
   Task<Result<Bytes>> read_all();

@@ -90,7 +90,7 @@ class ServerRequest {
   std::optional<uint64_t> content_length() const { return content_length_; }
   bool is_chunked() const { return chunked_; }
 
-  // Next piece of the body as it arrives (at most 64 KiB; not aligned to the sender's chunks), or std::nullopt once
+  // Next piece of the body as it arrives (at most 16 KiB; not aligned to the sender's chunks), or std::nullopt once
   // the body has ended. Errors: kLimitExceeded (max_body_bytes), kTimeout (body_read_timeout), kDecode (malformed
   // chunked encoding), kIo (connection lost). After an error the connection will be closed. Answers
   // "Expect: 100-continue" on the first call.

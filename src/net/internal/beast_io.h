@@ -36,7 +36,7 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using ErrorCodeT = boost::system::error_code;
 
 // Largest body piece handed to the application per read.
-inline constexpr size_t kBodyPieceBytes = 64 * 1024;
+inline constexpr size_t kBodyPieceBytes = 16 * 1024;
 
 inline auto await_ec(ErrorCodeT& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
 
