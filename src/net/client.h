@@ -8,11 +8,16 @@
 //   auto client = net::Client::create({.ca_file = "ca.pem"});         // Result<Client>; cheap to copy
 //   auto res = co_await client->fetch({"POST", url, bytes});          // small bodies
 //
-//   auto up = co_await client->open("POST", url, {{"Trailer", "X-Sum"}});  // chunked upload
+//   net::Headers head{{"Trailer", "X-Sum"}};                  // braced lists outside co_await (GCC 12, runtime.h)
+//   auto up = co_await client->open("POST", url, std::move(head));       // chunked upload
 //   co_await (*up)->write_chunk(piece);                                   // flushed as one HTTP chunk
-//   co_await (*up)->finish({{"X-Sum", "..."}});
+//   co_await (*up)->finish(trailers);
 //   co_await (*up)->read_head();  ... (*up)->status() ...
-//   while (auto chunk = co_await (*up)->read_chunk(); chunk && *chunk) { ... }   // SSE / NDJSON / OHTTP chunks
+//   for (;;) {                                                // SSE / NDJSON / OHTTP chunks as they arrive
+//     auto chunk = co_await (*up)->read_chunk();
+//     if (!chunk) return error; if (!*chunk) break;           // end; (*up)->trailers() is now valid
+//     ...
+//   }
 //
 // Errors: kInvalidArgument (bad URL, header or call order), kIo (DNS, connect, reset, TLS verification failure
 // with a message saying so), kTimeout (connect_timeout / read_timeout / write_timeout), kLimitExceeded (response

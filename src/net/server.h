@@ -9,9 +9,11 @@
 //       if (!*chunk) break;                           // end of body; req.trailers() is now valid
 //       ...
 //     }
-//     co_await res.write_head(200, {{"Content-Type", "application/octet-stream"}, {"Trailer", "X-Done"}});
-//     co_await res.write_chunk(data);                 // one HTTP chunk, flushed to the socket
-//     co_return co_await res.finish({{"X-Done", "1"}});
+//     net::Headers head{{"Content-Type", "application/octet-stream"}, {"Trailer", "X-Done"}};  // (GCC 12: braced
+//     if (auto ok = co_await res.write_head(200, std::move(head)); !ok) co_return ok;       //  lists outside co_await)
+//     if (auto ok = co_await res.write_chunk(data); !ok) co_return ok;   // one HTTP chunk, flushed to the socket
+//     net::Headers trailers{{"X-Done", "1"}};
+//     co_return co_await res.finish(trailers);
 //   };
 //   auto server = net::Server::start(runtime, config, handler);   // Result<std::unique_ptr<Server>>
 //   ... (*server)->port() ...
