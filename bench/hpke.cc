@@ -2,11 +2,8 @@
 // the floor of bench/floor_hpke.h (raw OpenSSL 3.0 EVP; what it is made of and how it is counted is described
 // there). Before measuring, the floor and our code open each other's output, so both do the same work.
 #include <benchmark/benchmark.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
 
 #include <array>
-#include <cstring>
 #include <memory>
 #include <string>
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Runs a benchmark binary with repetitions and prints median figures with our/floor ratios.
 
-  bench/report.py build-bench/bench/bench_hpke [--benchmark_filter=...] [--repetitions=5]
+  bench/report.py build-bench/bench/bench_hpke [--benchmark_filter=...] [--repetitions=9]
 
 Benchmarks are named <prefix>/ours* and <prefix>/floor; each "ours" median is divided by the floor median of the
-same prefix, measured in the same run. Times are CPU time per iteration; throughput (when the benchmark sets it) is
-in MB/s (10^6 bytes).
+same prefix, measured in the same run. Repetitions run in random interleaved order, so that on a shared machine
+ours and its floor see the same mix of load. Times are CPU time per iteration; throughput (when the benchmark sets
+it) is in MB/s (10^6 bytes).
 """
 import json
 import subprocess
@@ -17,7 +18,7 @@ def main():
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
     binary = sys.argv[1]
-    repetitions = 5
+    repetitions = 9
     extra = []
     for arg in sys.argv[2:]:
         if arg.startswith("--repetitions="):
@@ -26,8 +27,9 @@ def main():
             extra.append(arg)
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run([binary, f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true",
+                        "--benchmark_enable_random_interleaving=true",
                         f"--benchmark_out={out.name}", "--benchmark_out_format=json", *extra],
-                       check=True, stdout=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         data = json.load(open(out.name))
 
     medians = {}
@@ -36,6 +38,11 @@ def main():
             continue
         unit = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
         medians[b["run_name"]] = (b["cpu_time"] * unit, b.get("bytes_per_second"))
+
+    # Registration order (interleaved runs report in random order).
+    listed = subprocess.run([binary, "--benchmark_list_tests", *extra], check=True, capture_output=True,
+                            text=True).stdout.split()
+    medians = {name: medians[name] for name in listed if name in medians}
 
     ctx = data["context"]
     print(f"# {binary}  {ctx.get('date')}  {ctx.get('num_cpus')} cpus  load {ctx.get('load_avg')}")
