@@ -106,25 +106,17 @@ Result<PrivateKey> import_p256_private_key(ByteSpan private_key) {
 }
 
 Result<GeneratedKey> generate_p256_key() {
-  EVP_PKEY* parameters = p256_parameters();
-  if (parameters == nullptr) return openssl_error(ErrorCode::kCrypto, "p256: group unavailable in OpenSSL");
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, parameters, nullptr));
-  EVP_PKEY* generated = nullptr;
-  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_generate(ctx.get(), &generated) != 1) {
-    return openssl_error(ErrorCode::kCrypto, "p256: key generation failed");
-  }
-  GeneratedKey out{PrivateKey{EvpPkeyPtr(generated), Bytes(kP256PublicKeySize)}, SecretBytes(kScalarSize)};
-  constexpr int kScalarLength = static_cast<int>(kScalarSize);
-  size_t length = 0;
-  BIGNUM* scalar = nullptr;
-  bool ok = EVP_PKEY_get_octet_string_param(generated, OSSL_PKEY_PARAM_PUB_KEY, out.key.public_key.data(),
-                                            out.key.public_key.size(), &length) == 1 &&
-            length == kP256PublicKeySize && out.key.public_key[0] == kUncompressedPrefix &&
-            EVP_PKEY_get_bn_param(generated, OSSL_PKEY_PARAM_PRIV_KEY, &scalar) == 1 &&
-            BN_bn2binpad(scalar, out.private_key.data(), kScalarLength) == kScalarLength;
-  BN_clear_free(scalar);
-  if (!ok) return openssl_error(ErrorCode::kCrypto, "p256: generated key export failed");
-  return out;
+  // The scalar comes from the OS CSPRNG (common/random.h) like every other secret, not from OpenSSL's DRBG: draw
+  // 32 bytes until they form a scalar in [1, n-1] (a retry happens with probability < 2^-32). OpenSSL 3.0 cannot set
+  // a private scalar on a copy of the cached P-256 parameters, so the import rebuilds the group (about 9 µs); that
+  // is the price of one source of randomness (docs/BENCHMARKS.md).
+  SecretBytes scalar(kScalarSize);
+  do {
+    fill_random(scalar.mutable_span());
+  } while (!is_valid_p256_scalar(scalar));
+  auto key = import_p256_private_key(scalar);
+  if (!key) return std::unexpected(key.error());
+  return GeneratedKey{std::move(*key), std::move(scalar)};
 }
 
 Result<PrivateKey> import_x25519_private_key(ByteSpan private_key) {

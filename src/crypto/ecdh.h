@@ -28,9 +28,8 @@ struct PrivateKey {
 // Serialized private key → EVP_PKEY plus the serialized public key. P-256: a 32-byte big-endian scalar in [1, n-1].
 Result<PrivateKey> import_private_key(Curve curve, ByteSpan private_key);
 
-// A fresh random key pair, with its serialized private key. X25519: 32 bytes from fill_random. P-256: OpenSSL's own
-// key generation (a uniform scalar in [1, n-1] from its OS-seeded RAND_priv_bytes), about twice as fast as
-// importing a scalar drawn here, because an import rebuilds the curve's group and recomputes sk·G separately.
+// A fresh random key pair, with its serialized private key, drawn from the OS CSPRNG (common/random.h). X25519: any
+// 32 bytes. P-256: 32 bytes rejection-sampled into [1, n-1].
 struct GeneratedKey {
   PrivateKey key;
   SecretBytes private_key;  // SerializePrivateKey: Nsk bytes
