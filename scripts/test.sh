@@ -15,6 +15,7 @@ scripts/setup.sh
 jobs=$(nproc)
 passed=0
 failed=0
+skipped=0
 summaries=()
 
 # Runs ctest in a build dir and adds its counts to the totals.
@@ -36,8 +37,11 @@ run_ctest() {
   local f t
   f=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
   t=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/')
-  passed=$((passed + t - f))
+  local k
+  k=$(grep -cE '^\s*[0-9]+ - .*\(Skipped\)$' "$log" || true)
+  passed=$((passed + t - f - k))
   failed=$((failed + f))
+  skipped=$((skipped + k))
   summaries+=("$name: $line")
 }
 
@@ -70,5 +74,5 @@ fi
 echo
 echo "== Summary =="
 for s in "${summaries[@]}"; do echo "  $s"; done
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
