@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "net/internal/beast_io.h"
+#include "net/internal/read_all.h"
 #include "net/url.h"
 
 namespace openpcc::net {
@@ -306,15 +307,7 @@ const Headers& ClientStream::headers() const { return impl_->headers; }
 Task<Result<std::optional<Bytes>>> ClientStream::read_chunk() { return impl_->read_chunk(); }
 const Headers& ClientStream::trailers() const { return impl_->trailers; }
 
-Task<Result<Bytes>> ClientStream::read_all() {
-  Bytes body;
-  for (;;) {
-    auto piece = co_await read_chunk();
-    if (!piece) co_return std::unexpected(piece.error());
-    if (!*piece) co_return body;
-    append(body, **piece);
-  }
-}
+Task<Result<Bytes>> ClientStream::read_all() { return internal::read_all_chunks(*this); }
 
 Client::Client(std::shared_ptr<const Shared> shared) : shared_(std::move(shared)) {}
 

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/internal/beast_io.h"
+#include "net/internal/read_all.h"
 
 namespace openpcc::net {
 
@@ -75,15 +76,7 @@ Task<Result<std::optional<Bytes>>> ServerRequest::read_chunk() {
   co_return piece;
 }
 
-Task<Result<Bytes>> ServerRequest::read_all() {
-  Bytes body;
-  for (;;) {
-    auto piece = co_await read_chunk();
-    if (!piece) co_return std::unexpected(piece.error());
-    if (!*piece) co_return body;
-    append(body, **piece);
-  }
-}
+Task<Result<Bytes>> ServerRequest::read_all() { return internal::read_all_chunks(*this); }
 
 Task<Status> ServerResponse::send(int status, Headers headers, ByteSpan body) {
   if (exchange_ == nullptr) co_return make_error(ErrorCode::kInvalidArgument, "response is not active");

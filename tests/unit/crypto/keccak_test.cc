@@ -9,29 +9,12 @@
 
 #include "common/bytes.h"
 #include "common/random.h"
+#include "unit/crypto/openssl_reference.h"
 
 namespace openpcc::crypto::keccak {
 namespace {
 
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
-// One-shot digest or single-squeeze XOF through OpenSSL.
-Bytes openssl_hash(const EVP_MD* md, ByteSpan in, size_t out_len) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
-  Bytes out(out_len);
-  EXPECT_EQ(EVP_DigestInit_ex(ctx.get(), md, nullptr), 1);
-  EXPECT_EQ(EVP_DigestUpdate(ctx.get(), in.data(), in.size()), 1);
-  if (EVP_MD_get_flags(md) & EVP_MD_FLAG_XOF) {
-    EXPECT_EQ(EVP_DigestFinalXOF(ctx.get(), out.data(), out.size()), 1);
-  } else {
-    unsigned int len = 0;
-    EXPECT_EQ(EVP_DigestFinal_ex(ctx.get(), out.data(), &len), 1);
-    EXPECT_EQ(len, out_len);
-  }
-  return out;
-}
+using ::openpcc::crypto::testing::openssl_hash;
 
 TEST(KeccakTest, Sha3EmptyStringKnownAnswers) {
   std::array<uint8_t, 32> d256;

@@ -15,6 +15,7 @@
 #include "common/bytes.h"
 #include "common/random.h"
 #include "common/secure.h"
+#include "unit/crypto/openssl_reference.h"
 
 namespace openpcc::crypto::kyber768 {
 namespace {
@@ -22,22 +23,7 @@ namespace {
 // ---------------------------------------------------------------------------------------------------------------
 // Independent helpers built on OpenSSL, so that expectations do not go through our own Keccak.
 
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
-Bytes openssl_hash(const EVP_MD* md, ByteSpan in, size_t out_len) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
-  Bytes out(out_len);
-  EXPECT_EQ(EVP_DigestInit_ex(ctx.get(), md, nullptr), 1);
-  EXPECT_EQ(EVP_DigestUpdate(ctx.get(), in.data(), in.size()), 1);
-  if (EVP_MD_get_flags(md) & EVP_MD_FLAG_XOF) {
-    EXPECT_EQ(EVP_DigestFinalXOF(ctx.get(), out.data(), out.size()), 1);
-  } else {
-    EXPECT_EQ(EVP_DigestFinal_ex(ctx.get(), out.data(), nullptr), 1);
-  }
-  return out;
-}
+using ::openpcc::crypto::testing::openssl_hash;
 Bytes sha3_256(ByteSpan in) { return openssl_hash(EVP_sha3_256(), in, 32); }
 Bytes shake256(ByteSpan in, size_t n) { return openssl_hash(EVP_shake256(), in, n); }
 
