@@ -4,6 +4,11 @@
 #include "crypto/rsa_blind.h"
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
 
 #include <chrono>
 #include <iostream>
@@ -30,6 +35,32 @@ Bytes invert_mod(ByteSpan inv, ByteSpan n) {
   Bytes out(n.size());
   BN_bn2binpad(r.get(), out.data(), static_cast<int>(out.size()));
   return out;
+}
+
+// Independent RSASSA-PSS check with OpenSSL's own verifier (EVP_DigestVerify, SHA-384, MGF1-SHA-384, fixed sLen)
+// against (n, e), never going through our EMSA-PSS code.
+bool openssl_pss_verify(ByteSpan n, ByteSpan e, ByteSpan msg, ByteSpan sig, int salt_len) {
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr), BN_free);
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> be(BN_bin2bn(e.data(), static_cast<int>(e.size()), nullptr), BN_free);
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), OSSL_PARAM_BLD_free);
+  OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn.get());
+  OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, be.get());
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()), OSSL_PARAM_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> fctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr),
+                                                                   EVP_PKEY_CTX_free);
+  EVP_PKEY* raw = nullptr;
+  EXPECT_EQ(EVP_PKEY_fromdata_init(fctx.get()), 1);
+  EXPECT_EQ(EVP_PKEY_fromdata(fctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()), 1);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(raw, EVP_PKEY_free);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pctx = nullptr;
+  EXPECT_EQ(EVP_DigestVerifyInit(md.get(), &pctx, EVP_sha384(), nullptr, pkey.get()), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt_len), 1);
+  const bool ok = EVP_DigestVerify(md.get(), sig.data(), sig.size(), msg.data(), msg.size()) == 1;
+  ERR_clear_error();
+  return ok;
 }
 
 RsaPrivateKey key_from_vector(const nlohmann::json& v) {
@@ -69,6 +100,8 @@ TEST(RsaBlindVectors, PartiallyBlindDraftVectors) {
     ASSERT_TRUE(sig.has_value()) << sig.error().to_string();
     EXPECT_EQ(to_hex(*sig), to_hex(hex_field(v, "sig")));
     EXPECT_TRUE(verify(suite, pub, msg, info, hex_field(v, "sig")).has_value());
+    const Bytes msg_prime = concat({as_bytes("msg"), i2osp(info.size(), 4), info, msg});
+    EXPECT_TRUE(openssl_pss_verify(pub.n, *e_prime, msg_prime, hex_field(v, "sig"), 48));
     // Signatures verify under the credit profile too: same (n, e′), same sLen.
     EXPECT_TRUE(verify(kOpenPccCreditSuite, pub, msg, info, hex_field(v, "sig")).has_value());
     // ... and not under the plain RSABSSA key (n, e).
@@ -102,6 +135,7 @@ TEST(RsaBlindVectors, CfrgRepoRsaBssaVectors) {
     auto sig = finalize(suite, pub, msg, {}, *blind_sig, hex_field(v, "inv"));
     ASSERT_TRUE(sig.has_value()) << sig.error().to_string();
     EXPECT_EQ(to_hex(*sig), to_hex(hex_field(v, "sig")));
+    EXPECT_TRUE(openssl_pss_verify(pub.n, pub.e, msg, *sig, static_cast<int>(suite.salt_length)));
   }
 }
 
@@ -208,11 +242,16 @@ TEST_F(RsaBlindFreshKey, RoundTripsEverySuite) {
     auto sig = finalize(*suite, pub(), prepared, info, *blind_sig, blinding->inv);
     ASSERT_TRUE(sig.has_value()) << sig.error().to_string();
     EXPECT_TRUE(verify(*suite, pub(), prepared, info, *sig).has_value());
+    const Bytes e = suite->partially_blind ? derive_metadata_public_exponent(pub(), info).value() : pub().e;
+    const Bytes encoded_input =
+        suite->partially_blind ? concat({as_bytes("msg"), i2osp(info.size(), 4), info, prepared}) : prepared;
+    EXPECT_TRUE(openssl_pss_verify(pub().n, e, encoded_input, *sig, static_cast<int>(suite->salt_length)));
 
     // Tampering: signature, message, metadata.
     Bytes bad_sig = *sig;
     bad_sig[60] ^= 0x01;
     EXPECT_EQ(verify(*suite, pub(), prepared, info, bad_sig).error().code, ErrorCode::kAuthenticationFailed);
+    EXPECT_FALSE(openssl_pss_verify(pub().n, e, encoded_input, bad_sig, static_cast<int>(suite->salt_length)));
     Bytes bad_msg = prepared;
     bad_msg.back() ^= 0x01;
     EXPECT_EQ(verify(*suite, pub(), bad_msg, info, *sig).error().code, ErrorCode::kAuthenticationFailed);
