@@ -23,6 +23,7 @@ Harness Harness::with_all_operations() {
   add_hpke_operations(h);
   add_bhttp_operations(h);
   add_ohttp_operations(h);
+  add_rsa_blind_operations(h);
   return h;
 }
 

@@ -22,7 +22,7 @@ using Operation = std::function<Result<nlohmann::json>(const nlohmann::json& req
 
 class Harness {
  public:
-  // A harness with every operation the project implements (hpke.*, bhttp.*, ohttp.*, ...).
+  // A harness with every operation the project implements (hpke.*, bhttp.*, ohttp.*, rsa_blind.*, ...).
   static Harness with_all_operations();
 
   void add(std::string name, Operation op);
@@ -38,9 +38,10 @@ class Harness {
   std::map<std::string, Operation, std::less<>> ops_;
 };
 
-// Op registration hooks, one per concept file (hpke_ops.cc, bhttp_ops.cc, ohttp_ops.cc).
+// Op registration hooks, one per concept file (hpke_ops.cc, bhttp_ops.cc, ohttp_ops.cc, rsa_blind_ops.cc).
 void add_hpke_operations(Harness& h);
 void add_bhttp_operations(Harness& h);
 void add_ohttp_operations(Harness& h);
+void add_rsa_blind_operations(Harness& h);
 
 }  // namespace openpcc::conformance
