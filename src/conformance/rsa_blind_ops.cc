@@ -72,17 +72,31 @@ Result<json> blind_sign_op(const json& req) {
   return json{{"blind_sig", to_hex(*sig)}};
 }
 
-Result<json> blind_op(const json& req) {
+// What blind, finalize and verify all take: the suite, the public key, the message (`message_field`) and info.
+struct PublicInputs {
+  BlindRsaSuite suite;
+  RsaPublicKey key;
+  Bytes message;
+  Bytes info;
+};
+
+Result<PublicInputs> public_inputs(const json& req, std::string_view message_field) {
   auto suite = suite_from(req);
   if (!suite) return std::unexpected(suite.error());
   auto key = public_key_from(req);
   if (!key) return std::unexpected(key.error());
-  auto msg = hex_field(req, "msg");
-  if (!msg) return std::unexpected(msg.error());
+  auto message = hex_field(req, message_field);
+  if (!message) return std::unexpected(message.error());
   auto info = info_from(req);
   if (!info) return std::unexpected(info.error());
-  Bytes prepared = prepare(*suite, *msg);
-  auto blinding = blind(*suite, *key, prepared, *info);
+  return PublicInputs{*suite, std::move(*key), std::move(*message), std::move(*info)};
+}
+
+Result<json> blind_op(const json& req) {
+  auto in = public_inputs(req, "msg");
+  if (!in) return std::unexpected(in.error());
+  Bytes prepared = prepare(in->suite, in->message);
+  auto blinding = blind(in->suite, in->key, prepared, in->info);
   if (!blinding) return std::unexpected(blinding.error());
   return json{{"prepared_msg", to_hex(prepared)},
               {"blinded_msg", to_hex(blinding->blinded_msg)},
@@ -90,37 +104,25 @@ Result<json> blind_op(const json& req) {
 }
 
 Result<json> finalize_op(const json& req) {
-  auto suite = suite_from(req);
-  if (!suite) return std::unexpected(suite.error());
-  auto key = public_key_from(req);
-  if (!key) return std::unexpected(key.error());
-  auto prepared = hex_field(req, "prepared_msg");
-  if (!prepared) return std::unexpected(prepared.error());
-  auto info = info_from(req);
-  if (!info) return std::unexpected(info.error());
+  auto in = public_inputs(req, "prepared_msg");
+  if (!in) return std::unexpected(in.error());
   auto blind_sig = hex_field(req, "blind_sig");
   if (!blind_sig) return std::unexpected(blind_sig.error());
   auto inv = hex_field(req, "inv");
   if (!inv) return std::unexpected(inv.error());
   SecretBytes inv_secret(*inv);
   secure_wipe(inv->data(), inv->size());
-  auto sig = finalize(*suite, *key, *prepared, *info, *blind_sig, inv_secret.span());
+  auto sig = finalize(in->suite, in->key, in->message, in->info, *blind_sig, inv_secret.span());
   if (!sig) return std::unexpected(sig.error());
   return json{{"sig", to_hex(*sig)}};
 }
 
 Result<json> verify_op(const json& req) {
-  auto suite = suite_from(req);
-  if (!suite) return std::unexpected(suite.error());
-  auto key = public_key_from(req);
-  if (!key) return std::unexpected(key.error());
-  auto prepared = hex_field(req, "prepared_msg");
-  if (!prepared) return std::unexpected(prepared.error());
-  auto info = info_from(req);
-  if (!info) return std::unexpected(info.error());
+  auto in = public_inputs(req, "prepared_msg");
+  if (!in) return std::unexpected(in.error());
   auto sig = hex_field(req, "sig");
   if (!sig) return std::unexpected(sig.error());
-  auto status = verify(*suite, *key, *prepared, *info, *sig);
+  auto status = verify(in->suite, in->key, in->message, in->info, *sig);
   if (!status) return std::unexpected(status.error());
   return json{{"valid", true}};
 }
