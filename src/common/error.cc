@@ -15,6 +15,11 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kIo: return "i/o";
     case ErrorCode::kTimeout: return "timeout";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kAlreadyUsed: return "already used";
+    case ErrorCode::kInsufficientBalance: return "insufficient balance";
+    case ErrorCode::kUnauthenticated: return "unauthenticated";
+    case ErrorCode::kUnavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -20,6 +20,11 @@ enum class ErrorCode {
   kIo,
   kTimeout,
   kInternal,
+  kConflict,             // the resource is busy (a nonce locked by someone else)
+  kAlreadyUsed,          // the resource was used up (a spent nonce)
+  kInsufficientBalance,  // an account holds less than asked for
+  kUnauthenticated,      // missing, unknown, revoked or expired credentials
+  kUnavailable,          // a transient failure (storage busy, peer down); retrying may succeed
 };
 
 std::string_view to_string(ErrorCode code);
