@@ -1,0 +1,152 @@
+#include "services/common/config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace openpcc::services {
+
+Result<nlohmann::json> read_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kIo, "cannot open config file " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto parsed = nlohmann::json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (parsed.is_discarded()) {
+    return make_error(ErrorCode::kDecode, "config file " + path + " is not valid JSON");
+  }
+  if (!parsed.is_object()) return make_error(ErrorCode::kDecode, "config file " + path + " must hold a JSON object");
+  return parsed;
+}
+
+ConfigReader::ConfigReader(const nlohmann::json& object, std::string path) : path_(std::move(path)) {
+  if (object.is_object()) {
+    object_ = object;
+  } else if (object.is_null()) {
+    object_ = nlohmann::json::object();
+  } else {
+    object_ = nlohmann::json::object();
+    fail(path_ + " must be an object");
+  }
+}
+
+void ConfigReader::fail(std::string message) {
+  if (!error_) error_ = Error{ErrorCode::kInvalidArgument, "config: " + std::move(message)};
+}
+
+const nlohmann::json* ConfigReader::lookup(std::string_view key) {
+  seen_.emplace_back(key);
+  auto it = object_.find(std::string(key));
+  if (it == object_.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+bool ConfigReader::has(std::string_view key) const { return object_.contains(std::string(key)); }
+
+std::string ConfigReader::string(std::string_view key, std::string fallback) {
+  auto value = optional_string(key);
+  return value ? *value : fallback;
+}
+
+std::optional<std::string> ConfigReader::optional_string(std::string_view key) {
+  const auto* v = lookup(key);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) {
+    fail(path_ + "." + std::string(key) + " must be a string");
+    return std::nullopt;
+  }
+  return v->get<std::string>();
+}
+
+int64_t ConfigReader::integer(std::string_view key, int64_t fallback, int64_t min, int64_t max) {
+  const auto* v = lookup(key);
+  if (!v) return fallback;
+  if (!v->is_number_integer()) {
+    fail(path_ + "." + std::string(key) + " must be an integer");
+    return fallback;
+  }
+  int64_t n = v->get<int64_t>();
+  if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) n = INT64_MAX;
+  if (n < min || n > max) {
+    fail(path_ + "." + std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return fallback;
+  }
+  return n;
+}
+
+bool ConfigReader::boolean(std::string_view key, bool fallback) {
+  const auto* v = lookup(key);
+  if (!v) return fallback;
+  if (!v->is_boolean()) {
+    fail(path_ + "." + std::string(key) + " must be true or false");
+    return fallback;
+  }
+  return v->get<bool>();
+}
+
+std::vector<std::string> ConfigReader::strings(std::string_view key) {
+  const auto* v = lookup(key);
+  std::vector<std::string> out;
+  if (!v) return out;
+  if (!v->is_array()) {
+    fail(path_ + "." + std::string(key) + " must be an array of strings");
+    return out;
+  }
+  for (const auto& item : *v) {
+    if (!item.is_string()) {
+      fail(path_ + "." + std::string(key) + " must be an array of strings");
+      return {};
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+ConfigReader& ConfigReader::object(std::string_view key) {
+  const auto* v = lookup(key);
+  std::string child_path = path_ + "." + std::string(key);
+  children_.push_back(std::make_unique<ConfigReader>(v ? *v : nlohmann::json(), child_path));
+  return *children_.back();
+}
+
+Status ConfigReader::finish() const {
+  if (error_) return std::unexpected(*error_);
+  for (const auto& child : children_) {
+    if (auto ok = child->finish(); !ok) return ok;
+  }
+  for (const auto& [key, unused] : object_.items()) {
+    if (std::find(seen_.begin(), seen_.end(), key) == seen_.end()) {
+      return make_error(ErrorCode::kInvalidArgument, "config: unknown key " + path_ + "." + key);
+    }
+  }
+  return {};
+}
+
+Result<std::pair<std::string, uint16_t>> parse_listen_address(std::string_view address) {
+  std::string_view host;
+  std::string_view port;
+  if (!address.empty() && address.front() == '[') {
+    auto close = address.find(']');
+    if (close == std::string_view::npos || close + 1 >= address.size() || address[close + 1] != ':') {
+      return make_error(ErrorCode::kInvalidArgument, "listen address must be [ipv6]:port");
+    }
+    host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+  } else {
+    auto colon = address.rfind(':');
+    if (colon == std::string_view::npos) {
+      return make_error(ErrorCode::kInvalidArgument, "listen address must be host:port");
+    }
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || end != port.data() + port.size() || value > 65535 || host.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "bad listen address: " + std::string(address));
+  }
+  return std::pair<std::string, uint16_t>{std::string(host), static_cast<uint16_t>(value)};
+}
+
+}  // namespace openpcc::services
