@@ -24,6 +24,8 @@ Harness Harness::with_all_operations() {
   add_bhttp_operations(h);
   add_ohttp_operations(h);
   add_rsa_blind_operations(h);
+  add_rsa_operations(h);
+  add_currency_operations(h);
   return h;
 }
 

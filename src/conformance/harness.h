@@ -22,7 +22,7 @@ using Operation = std::function<Result<nlohmann::json>(const nlohmann::json& req
 
 class Harness {
  public:
-  // A harness with every operation the project implements (hpke.*, bhttp.*, ohttp.*, rsa_blind.*, ...).
+  // A harness with every operation the project implements (hpke.*, bhttp.*, ohttp.*, rsa_blind.*, rsa.*, currency.*).
   static Harness with_all_operations();
 
   void add(std::string name, Operation op);
@@ -38,10 +38,13 @@ class Harness {
   std::map<std::string, Operation, std::less<>> ops_;
 };
 
-// Op registration hooks, one per concept file (hpke_ops.cc, bhttp_ops.cc, ohttp_ops.cc, rsa_blind_ops.cc).
+// Op registration hooks, one per concept file (hpke_ops.cc, bhttp_ops.cc, ohttp_ops.cc, rsa_blind_ops.cc, rsa_ops.cc,
+// currency_ops.cc).
 void add_hpke_operations(Harness& h);
 void add_bhttp_operations(Harness& h);
 void add_ohttp_operations(Harness& h);
-void add_rsa_blind_operations(Harness& h);
+void add_rsa_blind_operations(Harness& h);  // rsa_blind.*: suite-named blind, blind_sign, finalize, verify
+void add_rsa_operations(Harness& h);        // rsa.pbssa.*, rsa.bssa.verify: vector-shaped, PSS variant by salt_length
+void add_currency_operations(Harness& h);   // currency.encode, currency.decode
 
 }  // namespace openpcc::conformance

@@ -6,6 +6,7 @@
 
 #include "conformance/fields.h"
 #include "conformance/harness.h"
+#include "conformance/rsa_key_fields.h"
 #include "crypto/rsa_blind.h"
 
 namespace openpcc::conformance {
@@ -32,16 +33,6 @@ Result<BlindRsaSuite> suite_from(const json& req) {
   return make_error(ErrorCode::kUnsupported, "unknown suite \"" + *name + "\"");
 }
 
-Result<RsaPublicKey> public_key_from(const json& req) {
-  auto n = hex_field(req, "n");
-  if (!n) return std::unexpected(n.error());
-  auto e = hex_field(req, "e");
-  if (!e) return std::unexpected(e.error());
-  auto key = RsaPublicKey::from_components(*n, *e);
-  if (!key) return std::unexpected(wrap_error("public key", key.error()));
-  return key;
-}
-
 Result<Bytes> info_from(const json& req) {
   auto info = optional_hex_field(req, "info");
   if (!info) return std::unexpected(info.error());
@@ -51,16 +42,8 @@ Result<Bytes> info_from(const json& req) {
 Result<json> blind_sign_op(const json& req) {
   auto suite = suite_from(req);
   if (!suite) return std::unexpected(suite.error());
-  std::array<Result<Bytes>, 5> parts = {hex_field(req, "n"), hex_field(req, "e"), hex_field(req, "d"),
-                                        hex_field(req, "p"), hex_field(req, "q")};
-  for (const auto& part : parts) {
-    if (!part) return std::unexpected(part.error());
-  }
-  // d, p and q arrive in the clear on this interface; keep our copies in wiped buffers all the same.
-  SecretBytes d(*parts[2]), p(*parts[3]), q(*parts[4]);
-  for (size_t i = 2; i < parts.size(); ++i) secure_wipe(parts[i]->data(), parts[i]->size());
-  auto key = RsaPrivateKey::from_components(*parts[0], *parts[1], d.span(), p.span(), q.span());
-  if (!key) return std::unexpected(wrap_error("private key", key.error()));
+  auto key = rsa_private_key_fields(req);
+  if (!key) return std::unexpected(key.error());
   auto signer = BlindRsaSigner::create(*suite, std::move(*key));
   if (!signer) return std::unexpected(signer.error());
   auto blinded = hex_field(req, "blinded_msg");
@@ -83,7 +66,7 @@ struct PublicInputs {
 Result<PublicInputs> public_inputs(const json& req, std::string_view message_field) {
   auto suite = suite_from(req);
   if (!suite) return std::unexpected(suite.error());
-  auto key = public_key_from(req);
+  auto key = rsa_public_key_fields(req);
   if (!key) return std::unexpected(key.error());
   auto message = hex_field(req, message_field);
   if (!message) return std::unexpected(message.error());
