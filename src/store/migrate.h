@@ -27,10 +27,10 @@ namespace openpcc::store {
 
 struct MigrationStep {
   // Statements for each dialect, run in order (one statement per string).
-  std::vector<std::string> sqlite;
-  std::vector<std::string> postgres;
+  std::vector<std::string> sqlite = {};
+  std::vector<std::string> postgres = {};
   // Optional: runs after the statements in the same transaction (data migrations).
-  std::function<Status(Transaction&)> run;
+  std::function<Status(Transaction&)> run = {};
 };
 
 Status migrate(Database& db, std::string_view component, std::span<const MigrationStep> steps);
