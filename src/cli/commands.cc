@@ -4,6 +4,7 @@ namespace openpcc::cli {
 
 void register_commands(CLI::App& app, int& exit_code) {
   add_conformance_command(app, exit_code);
+  add_keygen_command(app, exit_code);
 }
 
 }  // namespace openpcc::cli

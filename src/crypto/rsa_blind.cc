@@ -430,8 +430,11 @@ Result<RsaPrivateKey> RsaPrivateKey::generate_safe_prime(size_t modulus_bits, Ke
   }
   const int prime_bits = static_cast<int>(modulus_bits / 2);
   for (int attempt = 0; attempt < 100; ++attempt) {
+    // Stage 3 after each prime, as OpenSSL's own RSA keygen reports it, so a display can say "p found".
     if (!BN_generate_prime_ex2(p.get(), prime_bits, /*safe=*/1, nullptr, nullptr, cb.get(), ctx.get()) ||
-        !BN_generate_prime_ex2(q.get(), prime_bits, /*safe=*/1, nullptr, nullptr, cb.get(), ctx.get())) {
+        (cb && !BN_GENCB_call(cb.get(), 3, 0)) ||
+        !BN_generate_prime_ex2(q.get(), prime_bits, /*safe=*/1, nullptr, nullptr, cb.get(), ctx.get()) ||
+        (cb && !BN_GENCB_call(cb.get(), 3, 1))) {
       return fail(ErrorCode::kCrypto, "safe prime generation failed or was cancelled");
     }
     if (BN_cmp(p.get(), q.get()) == 0 || !BN_mul(n.get(), p.get(), q.get(), ctx.get())) continue;

@@ -84,7 +84,9 @@ struct RsaPublicKey {
   static Result<RsaPublicKey> from_pem(std::string_view pem);
 };
 
-// Called during key generation as OpenSSL's BN_GENCB reports progress: (stage, count). Return false to cancel.
+// Called during key generation as OpenSSL's BN_GENCB reports progress: (stage, count). Stage 0: candidate number
+// `count` was drawn; 1 and 2: primality-test rounds; 3: a prime was found (count 0 = p, 1 = q). Return false to
+// cancel.
 using KeyGenProgress = std::function<bool(int stage, int count)>;
 
 // An RSA private key with its primes. Move-only; the secret components are wiped on destruction.
@@ -93,7 +95,8 @@ class RsaPrivateKey {
   // Validates n = p·q, p and q prime, and e·d ≡ 1 mod lcm(p−1, q−1).
   static Result<RsaPrivateKey> from_components(ByteSpan n, ByteSpan e, ByteSpan d, ByteSpan p, ByteSpan q);
   // A fresh key of exactly `modulus_bits` bits (even, ≥ 1024) with safe primes p = 2p′+1, q = 2q′+1 and e = 65537.
-  // Safe primes are slow: about seconds at 1024 bits, a minute or more at 2048.
+  // Safe primes are slow and the time varies run to run: 0.5-5 s at 2048 bits, 15-60 s at 3072 and minutes at 4096
+  // on the 2-core machine of docs/BENCHMARKS.md (OpenSSL 3.0, AVX-512); expect several times that on slower CPUs.
   static Result<RsaPrivateKey> generate_safe_prime(size_t modulus_bits = kBlindRsaDefaultModulusBits,
                                                    KeyGenProgress progress = {});
 
