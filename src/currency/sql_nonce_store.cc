@@ -1,0 +1,166 @@
+#include "currency/sql_nonce_store.h"
+
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "common/bytes.h"
+#include "common/random.h"
+#include "common/secure.h"
+#include "store/migrate.h"
+
+namespace openpcc::currency {
+namespace {
+
+constexpr size_t kTicketRandomSize = 16;
+constexpr int64_t kLocked = 0;
+constexpr int64_t kConsumed = 1;
+
+const store::MigrationStep kSteps[] = {
+    {.sqlite = {"CREATE TABLE currency_nonces ("
+                "nonce BLOB PRIMARY KEY, "
+                "nonce_timestamp INTEGER NOT NULL, "
+                "state INTEGER NOT NULL CHECK (state IN (0, 1)), "
+                "ticket TEXT, "
+                "locked_at INTEGER NOT NULL) WITHOUT ROWID",
+                "CREATE INDEX currency_nonces_by_timestamp ON currency_nonces (nonce_timestamp)"},
+     .postgres = {"CREATE TABLE currency_nonces ("
+                  "nonce BYTEA PRIMARY KEY, "
+                  "nonce_timestamp BIGINT NOT NULL, "
+                  "state BIGINT NOT NULL CHECK (state IN (0, 1)), "
+                  "ticket TEXT, "
+                  "locked_at BIGINT NOT NULL)",
+                  "CREATE INDEX currency_nonces_by_timestamp ON currency_nonces (nonce_timestamp)"}},
+};
+
+// The oldest timestamp Nonce::is_expired_at(now) still accepts: quantize_to_hour(now - skew), saturating.
+int64_t earliest_valid_timestamp(int64_t now_unix) {
+  int64_t t;
+  if (__builtin_sub_overflow(now_unix, kNonceMaxClockSkewSeconds, &t)) t = std::numeric_limits<int64_t>::min();
+  return quantize_to_hour(t);
+}
+
+// Storage failures (unavailable, internal) get the store's name; the answers of nonce_store.h pass unchanged.
+template <class T>
+Result<T> answer(Result<T> r) {
+  if (!r && (r.error().code == ErrorCode::kUnavailable || r.error().code == ErrorCode::kInternal)) {
+    return std::unexpected(wrap_error("nonce store", std::move(r.error())));
+  }
+  return r;
+}
+
+struct Entry {
+  int64_t state = 0;
+  std::optional<std::string> ticket;
+  int64_t locked_at = 0;
+};
+
+Result<std::optional<Entry>> read_entry(store::Transaction& tx, const store::SqlValue& key) {
+  auto row = tx.query_row("SELECT state, ticket, locked_at FROM currency_nonces WHERE nonce = $1", {key});
+  if (!row) return std::unexpected(std::move(row.error()));
+  if (!*row) return std::optional<Entry>();
+  Entry e;
+  auto state = (*row)->integer(0);
+  auto ticket = (*row)->nullable_text(1);
+  auto locked_at = (*row)->integer(2);
+  if (!state || !ticket || !locked_at) return make_error(ErrorCode::kInternal, "malformed row");
+  e.state = *state;
+  e.ticket = std::move(*ticket);
+  e.locked_at = *locked_at;
+  return std::optional<Entry>(std::move(e));
+}
+
+// The checks consume and release share: the nonce is locked, and by the caller.
+Status check_holder(const std::optional<Entry>& entry, std::string_view ticket) {
+  if (!entry) return make_error(ErrorCode::kNotFound, "nonce store: nonce not locked");
+  if (entry->state == kConsumed) return make_error(ErrorCode::kAlreadyUsed, "nonce store: nonce already consumed");
+  if (!entry->ticket || !ct_equal(as_bytes(*entry->ticket), as_bytes(ticket))) {
+    return make_error(ErrorCode::kNotFound, "nonce store: ticket does not match the lock");
+  }
+  return {};
+}
+
+class SqlNonceStore final : public NonceStore {
+ public:
+  explicit SqlNonceStore(std::shared_ptr<store::Database> db) : db_(std::move(db)) {}
+
+  using NonceStore::lock;
+
+  Result<NonceTicket> lock(const Nonce& nonce, int64_t now_unix) override {
+    if (nonce.is_expired_at(now_unix)) return make_error(ErrorCode::kInvalidArgument, "nonce store: nonce expired");
+    const store::SqlValue key = nonce.message();
+    const NonceTicket ticket = to_hex(random_bytes(kTicketRandomSize));
+    auto r = db_->transact([&](store::Transaction& tx) -> Result<NonceTicket> {
+      // The common case (a fresh nonce) is one statement; a present row is looked at only when the insert is a no-op.
+      auto inserted = tx.execute(
+          "INSERT INTO currency_nonces (nonce, nonce_timestamp, state, ticket, locked_at) "
+          "VALUES ($1, $2, 0, $3, $4) ON CONFLICT (nonce) DO NOTHING",
+          {key, nonce.timestamp, ticket, now_unix});
+      if (!inserted) return std::unexpected(std::move(inserted.error()));
+      if (*inserted == 1) return ticket;
+      auto entry = read_entry(tx, key);
+      if (!entry) return std::unexpected(std::move(entry.error()));
+      if (!*entry) return make_error(ErrorCode::kInternal, "row vanished during lock");
+      if ((*entry)->state == kConsumed) {
+        return make_error(ErrorCode::kAlreadyUsed, "nonce store: nonce already consumed");
+      }
+      // A holder that neither consumed nor released in time is presumed dead; its ticket stops working here.
+      if (now_unix - (*entry)->locked_at < kNonceLockTimeoutSeconds) {
+        return make_error(ErrorCode::kConflict, "nonce store: nonce locked");
+      }
+      auto taken = tx.execute("UPDATE currency_nonces SET ticket = $2, locked_at = $3 WHERE nonce = $1 AND state = 0",
+                              {key, ticket, now_unix});
+      if (!taken) return std::unexpected(std::move(taken.error()));
+      if (*taken != 1) return make_error(ErrorCode::kInternal, "takeover updated no row");
+      return ticket;
+    });
+    return answer(std::move(r));
+  }
+
+  Status consume(const Nonce& nonce, std::string_view ticket) override {
+    const store::SqlValue key = nonce.message();
+    Status s = db_->transact([&](store::Transaction& tx) -> Status {
+      auto entry = read_entry(tx, key);
+      if (!entry) return std::unexpected(std::move(entry.error()));
+      if (Status held = check_holder(*entry, ticket); !held) return held;
+      auto updated = tx.execute("UPDATE currency_nonces SET state = 1, ticket = NULL WHERE nonce = $1", {key});
+      if (!updated) return std::unexpected(std::move(updated.error()));
+      if (*updated != 1) return make_error(ErrorCode::kInternal, "consume updated no row");
+      return {};
+    });
+    return answer(std::move(s));
+  }
+
+  Status release(const Nonce& nonce, std::string_view ticket) override {
+    const store::SqlValue key = nonce.message();
+    Status s = db_->transact([&](store::Transaction& tx) -> Status {
+      auto entry = read_entry(tx, key);
+      if (!entry) return std::unexpected(std::move(entry.error()));
+      if (Status held = check_holder(*entry, ticket); !held) return held;
+      auto deleted = tx.execute("DELETE FROM currency_nonces WHERE nonce = $1", {key});
+      if (!deleted) return std::unexpected(std::move(deleted.error()));
+      return {};
+    });
+    return answer(std::move(s));
+  }
+
+  Result<int64_t> collect_garbage(int64_t now_unix) override {
+    auto r = db_->transact([&](store::Transaction& tx) {
+      return tx.execute("DELETE FROM currency_nonces WHERE nonce_timestamp < $1", {earliest_valid_timestamp(now_unix)});
+    });
+    return answer(std::move(r));
+  }
+
+ private:
+  std::shared_ptr<store::Database> db_;
+};
+
+}  // namespace
+
+Status migrate_sql_nonce_store(store::Database& db) { return store::migrate(db, "currency.nonce_store", kSteps); }
+
+std::unique_ptr<NonceStore> make_sql_nonce_store(std::shared_ptr<store::Database> db) {
+  return std::make_unique<SqlNonceStore>(std::move(db));
+}
+
+}  // namespace openpcc::currency

@@ -1,0 +1,32 @@
+// The NonceStore on SQL (SQLite or PostgreSQL, see store/database.h): survives restarts and is shared by every
+// process that opens the same database (several routers on one PostgreSQL, two banks on one SQLite file).
+//
+//   auto db = store::open_database(url);
+//   if (Status s = currency::migrate_sql_nonce_store(**db); !s) ...   // once at startup
+//   std::unique_ptr<currency::NonceStore> nonces = currency::make_sql_nonce_store(*db);
+//
+// One row per nonce in `currency_nonces`, keyed by the 24-byte signed form (timestamp ‖ random): locked rows hold a
+// ticket (16 random bytes, hex) and the lock time, consumed rows hold neither. Each call is one transaction, so the
+// answers of nonce_store.h hold across processes; a stale lock is taken over by comparing lock()'s `now` with the
+// stored lock time, so processes should have roughly synchronized clocks (as the nonce validity window assumes
+// anyway). collect_garbage() forgets nonces whose timestamp has fallen below the validity window at `now`; rows
+// ahead of the window are kept, as they may become valid later.
+//
+// Calls block on the database (see store/database.h): call them from a worker pool, not a network coroutine.
+#pragma once
+
+#include <memory>
+
+#include "common/error.h"
+#include "currency/nonce_store.h"
+#include "store/database.h"
+
+namespace openpcc::currency {
+
+// Creates or upgrades the nonce table (schema component "currency.nonce_store"). Idempotent; run at startup.
+Status migrate_sql_nonce_store(store::Database& db);
+
+// The database must have been migrated with migrate_sql_nonce_store.
+std::unique_ptr<NonceStore> make_sql_nonce_store(std::shared_ptr<store::Database> db);
+
+}  // namespace openpcc::currency
