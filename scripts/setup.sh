@@ -11,6 +11,8 @@ packages=(
   # libraries (see docs/ARCHITECTURE.md, "Dependencies")
   libssl-dev libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libprotobuf-dev protobuf-compiler libsqlite3-dev libpq-dev zlib1g-dev
+  # the PostgreSQL server the store tests start on loopback (tests/support/postgres_server.h)
+  postgresql
   # tests, benchmarks, fuzzing (libFuzzer comes with clang's runtime; clang 19 is the first Debian clang whose
   # C++23 mode works with libstdc++ 12's <expected>)
   libgtest-dev libgmock-dev libbenchmark-dev clang-19 libclang-rt-19-dev

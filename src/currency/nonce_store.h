@@ -12,7 +12,8 @@
 //   release: ok | kNotFound (not locked, or the ticket does not match) | kAlreadyUsed (already consumed)
 //   any:     kUnavailable (storage busy or down; the caller may retry)
 // A lock that is neither consumed nor released within kNonceLockTimeoutSeconds may be taken over by a new lock()
-// (the holder crashed); its old ticket then no longer works.
+// (the holder crashed): a lock() at now_unix >= (the holding lock's now_unix) + kNonceLockTimeoutSeconds gets a new
+// ticket, and the old ticket then no longer works.
 //
 // Implementations are safe to call from many threads and, for the SQL ones, from many processes sharing the database.
 #pragma once
@@ -39,7 +40,9 @@ class NonceStore {
   virtual Status consume(const Nonce& nonce, std::string_view ticket) = 0;
   virtual Status release(const Nonce& nonce, std::string_view ticket) = 0;
 
-  // Forgets nonces that are expired at `now_unix`; returns how many entries were removed.
+  // Forgets nonces that are expired at `now_unix` because their timestamp fell below the validity window (they can
+  // never be valid again); returns how many entries were removed. Entries ahead of the window (locked by a process
+  // whose clock runs later) may still become valid: the SQL store keeps them, the in-memory store drops them too.
   virtual Result<int64_t> collect_garbage(int64_t now_unix) = 0;
 
   // The same with the system clock.
