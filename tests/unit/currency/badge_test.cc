@@ -154,6 +154,21 @@ TEST(Badge, SerializedLayoutAndHeaderRoundTrip) {
   EXPECT_EQ(Badge::from_header("%%%").error().code, ErrorCode::kDecode);
 }
 
+// A badge made outside this code base: Python's `cryptography` Ed25519 with the RFC 8032 TEST 1 key over
+// hand-encoded Credentials{models = [my-model:1b]} (the mem-auth stub's badge contents), header form.
+TEST(Badge, KnownAnswer) {
+  const std::string header =
+      "ChEKDwsAAABteS1tb2RlbDoxYhJA0oX+v3ddqijcBIGErUaI3gnYX4IrDLb+dwTN8ui3nLWllEGFkxfVXSedL9PnCyjfuYK+2XTvrVDiwpCUOGdb"
+      "CA==";
+  auto badge = Badge::from_header(header);
+  ASSERT_TRUE(badge.has_value()) << badge.error().to_string();
+  EXPECT_EQ(badge->credentials.models, std::vector<std::string>{"my-model:1b"});
+  BadgeIssuer issuer(test_key());
+  EXPECT_TRUE(verify_badge(issuer.public_key(), *badge).has_value());
+  // Our issuer produces the identical badge (Ed25519 is deterministic).
+  EXPECT_EQ(issuer.issue(Credentials{{"my-model:1b"}}).value().to_header().value(), header);
+}
+
 TEST(Badge, ParseRejectsMalformed) {
   BadgeIssuer issuer(test_key());
   const Badge badge = issuer.issue(Credentials{{"a", "b"}}).value();
