@@ -133,6 +133,22 @@ int run_currency(const KeygenOptions& opts) {
   return 0;
 }
 
+int run_badge(const KeygenOptions& opts) {
+  const std::filesystem::path path(opts.out);
+  const auto existing = opts.force ? services::ExistingFile::kReplace : services::ExistingFile::kKeep;
+  auto key = services::generate_ed25519_key_file(path, existing);
+  if (!key) {
+    if (key.error().code == ErrorCode::kConflict) {
+      return fail(opts.out + " already exists; pass --force to replace it (badges signed by the old key will no "
+                             "longer verify)");
+    }
+    return fail(key.error().to_string());
+  }
+  std::printf("private key: %s (mode 0600)\npublic key:  %s\nEd25519 public key (hex): %s\n", path.c_str(),
+              services::public_key_path(path).c_str(), to_hex(key->public_key().bytes()).c_str());
+  return 0;
+}
+
 }  // namespace
 
 void add_keygen_command(CLI::App& app, int& exit_code) {
@@ -149,7 +165,13 @@ void add_keygen_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(static_cast<size_t>(1024), static_cast<size_t>(8192)));
   currency->add_flag("--force", currency_opts->force, "Replace an existing key file");
   currency->callback([currency_opts, &exit_code] { exit_code = run_currency(*currency_opts); });
-  (void)kBadgeHelp;
+
+  auto badge_opts = std::make_shared<KeygenOptions>();
+  auto* badge = keygen->add_subcommand("badge", kBadgeHelp);
+  badge->add_option("--out", badge_opts->out, "Private key file to write (the public key goes to FILE.pub)")
+      ->required();
+  badge->add_flag("--force", badge_opts->force, "Replace an existing key file");
+  badge->callback([badge_opts, &exit_code] { exit_code = run_badge(*badge_opts); });
 }
 
 }  // namespace openpcc::cli

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -104,13 +105,19 @@ Status move_no_replace(const fs::path& from, const fs::path& to) {
   return {};
 }
 
+// kConflict if something (even a dangling symlink) is at `path`.
+Status check_absent(const fs::path& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) return make_error(ErrorCode::kConflict, path.string() + " already exists");
+  return {};
+}
+
 Status write_file_atomically(const fs::path& path, ByteSpan bytes, ExistingFile existing, mode_t mode) {
   if (path.filename().empty()) return make_error(ErrorCode::kInvalidArgument, "key file path has no file name");
   const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   if (auto st = ensure_directory(dir); !st) return st;
   if (existing == ExistingFile::kKeep) {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) == 0) return make_error(ErrorCode::kConflict, path.string() + " already exists");
+    if (auto st = check_absent(path); !st) return st;
   }
   // A hidden temporary in the same directory, so the final rename cannot cross filesystems.
   const fs::path temp = dir / ("." + path.filename().string() + ".tmp-" + to_hex(random_bytes(8)));
@@ -145,32 +152,34 @@ struct WipedString {
   ~WipedString() { secure_wipe(text.data(), text.size()); }
 };
 
-// Writes the public PEM of `key` next to `path` unless an identical one is there. Best effort on the load path.
-Status write_public_pem(const fs::path& path, const crypto::RsaPrivateKey& key, ExistingFile existing) {
-  auto pem = key.public_key().to_pem();
-  if (!pem) return std::unexpected(pem.error());
-  return write_public_file_atomically(public_key_path(path), as_bytes(*pem), existing);
+// Makes public_key_path(path) hold exactly `pem`, rewriting a missing or stale file (a key replaced by hand, say).
+// Best effort: a read-only key directory must not stop a service that has its key.
+void refresh_public_file(const fs::path& path, const std::string& pem) {
+  const fs::path pub = public_key_path(path);
+  std::ifstream in(pub, std::ios::binary);
+  if (in) {
+    std::string current(pem.size() + 1, '\0');  // one byte more than expected tells a longer file apart
+    in.read(current.data(), static_cast<std::streamsize>(current.size()));
+    current.resize(static_cast<size_t>(in.gcount()));
+    if (current == pem) return;
+  }
+  (void)write_public_file_atomically(pub, as_bytes(pem), ExistingFile::kReplace);
 }
 
-void refresh_public_pem(const fs::path& path, const crypto::RsaPrivateKey& key) {
-  auto pem = key.public_key().to_pem();
-  if (!pem) return;
-  const fs::path pub = public_key_path(path);
-  std::error_code ec;
-  if (fs::exists(pub, ec)) {
-    // Public, so an ordinary read; only rewrite a stale file (a key replaced by hand, say).
-    std::FILE* f = std::fopen(pub.c_str(), "rb");
-    std::string current;
-    if (f) {
-      char buf[4096];
-      for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0 && current.size() < kMaxSecretFileSize;) {
-        current.append(buf, n);
-      }
-      std::fclose(f);
-    }
-    if (current == *pem) return;
+// The shared start-up logic: load; if absent, generate with kKeep; if another process stored a key meanwhile, load
+// that one. Refreshes the public file of a loaded key.
+template <class Key, class Load, class Generate, class PublicPem>
+Result<Key> load_or_generate(const fs::path& path, Load load, Generate generate, PublicPem public_pem) {
+  auto key = load();
+  if (!key && key.error().code == ErrorCode::kNotFound) {
+    key = generate();
+    if (!key && key.error().code == ErrorCode::kConflict) key = load();
+    return key;
   }
-  (void)write_public_file_atomically(pub, as_bytes(*pem), ExistingFile::kReplace);
+  if (key) {
+    if (auto pem = public_pem(*key)) refresh_public_file(path, *pem);
+  }
+  return key;
 }
 
 }  // namespace
@@ -254,10 +263,9 @@ Result<crypto::RsaPrivateKey> load_currency_key(const fs::path& path, size_t mod
 
 Result<crypto::RsaPrivateKey> generate_currency_key_file(const fs::path& path, size_t modulus_bits,
                                                          crypto::KeyGenProgress progress, ExistingFile existing) {
+  // Checked again when the file is moved into place; this only avoids minutes of generation in the common case.
   if (existing == ExistingFile::kKeep) {
-    // Checked again when the file is moved into place; this only avoids minutes of generation in the common case.
-    struct stat st;
-    if (::lstat(path.c_str(), &st) == 0) return make_error(ErrorCode::kConflict, path.string() + " already exists");
+    if (auto st = check_absent(path); !st) return std::unexpected(st.error());
   }
   auto key = crypto::RsaPrivateKey::generate_safe_prime(modulus_bits, std::move(progress));
   if (!key) return std::unexpected(key.error());
@@ -268,22 +276,57 @@ Result<crypto::RsaPrivateKey> generate_currency_key_file(const fs::path& path, s
   if (auto st = write_secret_file_atomically(path, as_bytes(pem.text), existing); !st) {
     return std::unexpected(st.error());
   }
-  if (auto st = write_public_pem(path, *key, ExistingFile::kReplace); !st) return std::unexpected(st.error());
+  auto pub = key->public_key().to_pem();
+  if (!pub) return std::unexpected(pub.error());
+  if (auto st = write_public_file_atomically(public_key_path(path), as_bytes(*pub)); !st) {
+    return std::unexpected(st.error());
+  }
   return key;
 }
 
 Result<crypto::RsaPrivateKey> load_or_generate_currency_key(const fs::path& path, size_t modulus_bits,
                                                             crypto::KeyGenProgress progress) {
-  auto key = load_currency_key(path, modulus_bits);
-  if (!key && key.error().code == ErrorCode::kNotFound) {
-    if (modulus_bits == kAnyModulusBits) modulus_bits = kCurrencyKeyDefaultBits;
-    key = generate_currency_key_file(path, modulus_bits, std::move(progress), ExistingFile::kKeep);
-    // Another process stored its key first: use that one, so everyone signs with the same key.
-    if (!key && key.error().code == ErrorCode::kConflict) key = load_currency_key(path, modulus_bits);
-    return key;
-  }
-  if (key) refresh_public_pem(path, *key);
+  const size_t generate_bits = modulus_bits == kAnyModulusBits ? kCurrencyKeyDefaultBits : modulus_bits;
+  return load_or_generate<crypto::RsaPrivateKey>(
+      path, [&] { return load_currency_key(path, modulus_bits); },
+      [&] { return generate_currency_key_file(path, generate_bits, std::move(progress), ExistingFile::kKeep); },
+      [](const crypto::RsaPrivateKey& k) { return k.public_key().to_pem(); });
+}
+
+Result<crypto::Ed25519PrivateKey> load_ed25519_key(const fs::path& path) {
+  auto bytes = read_secret_file(path);
+  if (!bytes) return std::unexpected(bytes.error());
+  auto key = bytes->size() == crypto::kEd25519SeedSize ? crypto::Ed25519PrivateKey::from_seed(*bytes)
+                                                         : crypto::Ed25519PrivateKey::from_pem(as_text(*bytes));
+  if (!key) return std::unexpected(wrap_error("Ed25519 key " + path.string(), key.error()));
   return key;
+}
+
+Result<crypto::Ed25519PrivateKey> generate_ed25519_key_file(const fs::path& path, ExistingFile existing) {
+  if (existing == ExistingFile::kKeep) {
+    if (auto st = check_absent(path); !st) return std::unexpected(st.error());
+  }
+  auto key = crypto::Ed25519PrivateKey::generate();
+  if (!key) return std::unexpected(key.error());
+  WipedString pem;
+  auto encoded = key->to_pem();
+  if (!encoded) return std::unexpected(encoded.error());
+  pem.text = std::move(*encoded);
+  if (auto st = write_secret_file_atomically(path, as_bytes(pem.text), existing); !st) {
+    return std::unexpected(st.error());
+  }
+  auto pub = key->public_key().to_pem();
+  if (!pub) return std::unexpected(pub.error());
+  if (auto st = write_public_file_atomically(public_key_path(path), as_bytes(*pub)); !st) {
+    return std::unexpected(st.error());
+  }
+  return key;
+}
+
+Result<crypto::Ed25519PrivateKey> load_or_generate_ed25519_key(const fs::path& path) {
+  return load_or_generate<crypto::Ed25519PrivateKey>(
+      path, [&] { return load_ed25519_key(path); }, [&] { return generate_ed25519_key_file(path); },
+      [](const crypto::Ed25519PrivateKey& k) { return k.public_key().to_pem(); });
 }
 
 }  // namespace openpcc::services

@@ -17,6 +17,7 @@
 #include "common/bytes.h"
 #include "common/error.h"
 #include "common/secure.h"
+#include "crypto/ed25519.h"
 #include "crypto/rsa_blind.h"
 
 namespace openpcc::services {
@@ -75,5 +76,20 @@ Result<crypto::RsaPrivateKey> generate_currency_key_file(const std::filesystem::
 Result<crypto::RsaPrivateKey> load_or_generate_currency_key(const std::filesystem::path& path,
                                                             size_t modulus_bits = kCurrencyKeyDefaultBits,
                                                             crypto::KeyGenProgress progress = {});
+
+// ---- The badge key: Ed25519, PKCS#8 PEM ----
+
+// Reads an Ed25519 private key: PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----", as `openssl genpkey -algorithm ed25519`
+// writes) or the raw 32-byte RFC 8032 seed. The permission rule above applies. kNotFound if absent.
+Result<crypto::Ed25519PrivateKey> load_ed25519_key(const std::filesystem::path& path);
+
+// A fresh key from the OS CSPRNG, written as PKCS#8 PEM (mode 0600), its public key as SubjectPublicKeyInfo PEM at
+// public_key_path(path) (mode 0644). kConflict for an existing file with ExistingFile::kKeep.
+Result<crypto::Ed25519PrivateKey> generate_ed25519_key_file(const std::filesystem::path& path,
+                                                           ExistingFile existing = ExistingFile::kKeep);
+
+// Loads the key at `path`, or generates and stores one; never replaces an existing file, and a key another process
+// stored first wins (as load_or_generate_currency_key). Writes a missing or stale public key file (best effort).
+Result<crypto::Ed25519PrivateKey> load_or_generate_ed25519_key(const std::filesystem::path& path);
 
 }  // namespace openpcc::services

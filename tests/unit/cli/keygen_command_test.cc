@@ -204,5 +204,26 @@ TEST(KeygenCurrency, HelpAndBadArguments) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+TEST(KeygenBadge, WritesEd25519KeyAndRefusesOverwrite) {
+  TempDir dir;
+  const fs::path key = dir.path() / "badge.key";
+  auto run = run_openpcc({"keygen", "badge", "--out", key.string()}, false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  auto loaded = services::load_ed25519_key(key);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().to_string();
+  EXPECT_TRUE(contains(run.output, "Ed25519 public key (hex): " + to_hex(loaded->public_key().bytes()))) << run.output;
+  EXPECT_TRUE(contains(run.output, "public key:  " + key.string() + ".pub")) << run.output;
+  EXPECT_EQ(read_text(services::public_key_path(key)), loaded->public_key().to_pem().value());
+  EXPECT_EQ(mode_of(key), 0600u);
+
+  const std::string original = read_text(key);
+  auto again = run_openpcc({"keygen", "badge", "--out", key.string()}, false);
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_TRUE(contains(again.output, "--force")) << again.output;
+  EXPECT_EQ(read_text(key), original);
+  ASSERT_EQ(run_openpcc({"keygen", "badge", "--out", key.string(), "--force"}, false).exit_code, 0);
+  EXPECT_NE(read_text(key), original);
+}
+
 }  // namespace
 }  // namespace openpcc::cli

@@ -38,6 +38,8 @@ class TempDir {
   fs::path path_;
 };
 
+Bytes as_bytes_copy(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
 mode_t mode_of(const fs::path& p) {
   struct stat st {};
   EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
@@ -223,6 +225,64 @@ TEST(CurrencyKey, GeneratesOnceAndRacingProcessesAgree) {
   });
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+}
+
+TEST(Ed25519Key, GeneratesLoadsAndAcceptsRawSeeds) {
+  TempDir dir;
+  const fs::path p = dir.path() / "badge.key";
+  auto a = load_or_generate_ed25519_key(p);
+  ASSERT_TRUE(a.has_value()) << a.error().to_string();
+  EXPECT_EQ(mode_of(p), 0600u);
+  EXPECT_NE(read_text(p).find("-----BEGIN PRIVATE KEY-----"), std::string::npos);  // PKCS#8
+  EXPECT_EQ(read_text(public_key_path(p)), a->public_key().to_pem().value());
+  EXPECT_EQ(mode_of(public_key_path(p)), 0644u);
+
+  auto b = load_or_generate_ed25519_key(p);  // loads, does not regenerate
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->public_key(), a->public_key());
+  const Bytes msg = as_bytes_copy("badge");
+  EXPECT_TRUE(a->public_key().verify(msg, b->sign(msg).value()).has_value());
+
+  auto conflict = generate_ed25519_key_file(p);
+  ASSERT_FALSE(conflict.has_value());
+  EXPECT_EQ(conflict.error().code, ErrorCode::kConflict);
+  auto replaced = generate_ed25519_key_file(p, ExistingFile::kReplace);
+  ASSERT_TRUE(replaced.has_value());
+  EXPECT_NE(replaced->public_key(), a->public_key());
+  EXPECT_EQ(load_ed25519_key(p)->public_key(), replaced->public_key());
+
+  // A raw 32-byte seed file (RFC 8032 §7.1 test 1) is accepted too.
+  const fs::path raw = dir.path() / "raw.key";
+  const Bytes seed = from_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").value();
+  ASSERT_TRUE(write_secret_file_atomically(raw, seed).has_value());
+  auto from_seed = load_ed25519_key(raw);
+  ASSERT_TRUE(from_seed.has_value()) << from_seed.error().to_string();
+  EXPECT_EQ(to_hex(from_seed->public_key().bytes()),
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+
+  ASSERT_EQ(::chmod(raw.c_str(), 0640), 0);
+  EXPECT_NE(load_or_generate_ed25519_key(raw).error().message.find("mode 0640"), std::string::npos);
+  write_text(raw, "not a key", 0600);
+  EXPECT_FALSE(load_or_generate_ed25519_key(raw).has_value());
+  write_text(raw, safe_prime_pem(), 0600);  // an RSA key is not an Ed25519 key
+  EXPECT_FALSE(load_ed25519_key(raw).has_value());
+}
+
+TEST(Ed25519Key, RacingStartersAgree) {
+  for (int round = 0; round < 20; ++round) {
+    TempDir dir;
+    const fs::path p = dir.path() / "badge.key";
+    Result<crypto::Ed25519PrivateKey> a = make_error(ErrorCode::kInternal, "unset");
+    Result<crypto::Ed25519PrivateKey> b = make_error(ErrorCode::kInternal, "unset");
+    std::thread t([&] { b = load_or_generate_ed25519_key(p); });
+    a = load_or_generate_ed25519_key(p);
+    t.join();
+    ASSERT_TRUE(a.has_value()) << a.error().to_string();
+    ASSERT_TRUE(b.has_value()) << b.error().to_string();
+    EXPECT_EQ(a->public_key(), b->public_key());
+    EXPECT_EQ(load_ed25519_key(p)->public_key(), a->public_key());
+    EXPECT_EQ(listing(dir.path()), (std::vector<std::string>{"badge.key", "badge.key.pub"}));
+  }
 }
 
 }  // namespace
