@@ -157,6 +157,28 @@ class SqlNonceStore final : public NonceStore {
 
 }  // namespace
 
+Status spend_nonce_in(store::Transaction& tx, const Nonce& nonce, int64_t now_unix) {
+  if (nonce.is_expired_at(now_unix)) return make_error(ErrorCode::kInvalidArgument, "nonce store: nonce expired");
+  const store::SqlValue key = nonce.message();
+  auto inserted = tx.execute(
+      "INSERT INTO currency_nonces (nonce, nonce_timestamp, state, ticket, locked_at) "
+      "VALUES ($1, $2, 1, NULL, $3) ON CONFLICT (nonce) DO NOTHING",
+      {key, nonce.timestamp, now_unix});
+  if (!inserted) return answer(Status(std::unexpected(std::move(inserted.error()))));
+  if (*inserted == 1) return {};
+  auto entry = read_entry(tx, key);
+  if (!entry) return answer(Status(std::unexpected(std::move(entry.error()))));
+  if (!*entry) return make_error(ErrorCode::kInternal, "nonce store: row vanished during spend");
+  if ((*entry)->state == kConsumed) return make_error(ErrorCode::kAlreadyUsed, "nonce store: nonce already consumed");
+  if (now_unix - (*entry)->locked_at < kNonceLockTimeoutSeconds) {
+    return make_error(ErrorCode::kConflict, "nonce store: nonce locked");
+  }
+  auto taken = tx.execute("UPDATE currency_nonces SET state = 1, ticket = NULL WHERE nonce = $1 AND state = 0", {key});
+  if (!taken) return answer(Status(std::unexpected(std::move(taken.error()))));
+  if (*taken != 1) return make_error(ErrorCode::kInternal, "nonce store: stale-lock spend updated no row");
+  return {};
+}
+
 Status migrate_sql_nonce_store(store::Database& db) { return store::migrate(db, "currency.nonce_store", kSteps); }
 
 std::unique_ptr<NonceStore> make_sql_nonce_store(std::shared_ptr<store::Database> db) {

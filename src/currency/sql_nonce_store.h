@@ -29,4 +29,12 @@ Status migrate_sql_nonce_store(store::Database& db);
 // The database must have been migrated with migrate_sql_nonce_store.
 std::unique_ptr<NonceStore> make_sql_nonce_store(std::shared_ptr<store::Database> db);
 
+// Spends a nonce inside the caller's transaction: lock and consume in one step, for operations that must record the
+// credit's value in the same commit (bank deposits, exchanges, refunds), so a crash can neither lose the credit nor
+// count it twice. The nonce must be unexpired at `now_unix` and neither consumed nor locked by someone else (a stale
+// lock, older than kNonceLockTimeoutSeconds, is taken over). Answers as lock(): kInvalidArgument (expired),
+// kConflict (locked), kAlreadyUsed (consumed); storage errors doom the transaction as usual. On an answer other than
+// success the caller must fail its transaction (return the error) so nothing it wrote before is committed.
+Status spend_nonce_in(store::Transaction& tx, const Nonce& nonce, int64_t now_unix);
+
 }  // namespace openpcc::currency
