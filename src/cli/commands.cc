@@ -5,6 +5,8 @@ namespace openpcc::cli {
 void register_commands(CLI::App& app, int& exit_code) {
   add_conformance_command(app, exit_code);
   add_keygen_command(app, exit_code);
+  add_authbank_command(app, exit_code);
+  add_blindbank_command(app, exit_code);
 }
 
 }  // namespace openpcc::cli

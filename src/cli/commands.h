@@ -12,5 +12,7 @@ void register_commands(CLI::App& app, int& exit_code);
 // Per-command registration hooks.
 void add_conformance_command(CLI::App& app, int& exit_code);
 void add_keygen_command(CLI::App& app, int& exit_code);
+void add_authbank_command(CLI::App& app, int& exit_code);
+void add_blindbank_command(CLI::App& app, int& exit_code);
 
 }  // namespace openpcc::cli
