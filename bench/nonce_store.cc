@@ -41,14 +41,14 @@ using currency::Nonce;
 }
 
 const std::string& sqlite_url() {
-  static openpcc::testing::TempDir dir("openpcc-bench-nonces");
+  static openpcc::test_support::TempDir dir("openpcc-bench-nonces");
   static const std::string url = "sqlite:" + (dir / "nonces.db").string();
   return url;
 }
 
 const std::string& postgres_url() {
   static const std::string url = [] {
-    auto u = openpcc::testing::fresh_postgres_database();
+    auto u = openpcc::test_support::fresh_postgres_database();
     if (!u) die(u.error().to_string());
     return *u;
   }();
@@ -89,7 +89,7 @@ void lock_consume_ours(benchmark::State& state, const std::string& url) {
                                                  benchmark::Counter::kAvgIterations);
 }
 
-// --- floors -----------------------------------------------------------------------------------------------------------
+// --- floors ---------------------------------------------------------------------------------------------------------
 
 constexpr const char* kFloorInsert =
     "INSERT INTO floor_nonces (nonce, nonce_timestamp, state, ticket, locked_at) VALUES ($1, $2, 0, $3, $4)";
@@ -197,7 +197,11 @@ void BM_sqlite_ours(benchmark::State& state) { lock_consume_ours(state, sqlite_u
 void BM_postgres_ours(benchmark::State& state) { lock_consume_ours(state, postgres_url()); }
 
 BENCHMARK(BM_sqlite_ours)->Name("nonce_store/sqlite/lock_consume/ours")->UseRealTime()->Threads(1)->Threads(2);
-BENCHMARK(lock_consume_sqlite_floor)->Name("nonce_store/sqlite/lock_consume/floor")->UseRealTime()->Threads(1)->Threads(2);
+BENCHMARK(lock_consume_sqlite_floor)
+    ->Name("nonce_store/sqlite/lock_consume/floor")
+    ->UseRealTime()
+    ->Threads(1)
+    ->Threads(2);
 BENCHMARK(BM_postgres_ours)->Name("nonce_store/postgres/lock_consume/ours")->UseRealTime()->Threads(1)->Threads(2);
 BENCHMARK(lock_consume_postgres_floor)
     ->Name("nonce_store/postgres/lock_consume/floor")

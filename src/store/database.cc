@@ -42,7 +42,8 @@ std::chrono::microseconds backoff_for(const RetryPolicy& policy, int failed_atte
   for (int i = 1; i < failed_attempts && ceiling < cap; ++i) ceiling *= 2;
   ceiling = std::clamp<int64_t>(ceiling, 1, cap);
   int64_t half = ceiling / 2;
-  return std::chrono::microseconds(half + static_cast<int64_t>(random_uniform(static_cast<uint64_t>(ceiling - half) + 1)));
+  uint64_t jitter = random_uniform(static_cast<uint64_t>(ceiling - half) + 1);
+  return std::chrono::microseconds(half + static_cast<int64_t>(jitter));
 }
 
 }  // namespace
@@ -163,7 +164,8 @@ Result<std::shared_ptr<Database>> open_database(std::string_view url, DatabaseOp
     if (rest == ":memory:") return open_sqlite_database("", /*in_memory=*/true, std::move(options));
     if (rest.starts_with("//")) {
       return make_error(ErrorCode::kInvalidArgument,
-                        "store: write a SQLite URL as sqlite:/absolute/path.db or sqlite:relative/path.db, not sqlite://");
+                        "store: write a SQLite URL as sqlite:/absolute/path.db or sqlite:relative/path.db, "
+                        "not sqlite://");
     }
     if (rest.empty()) return make_error(ErrorCode::kInvalidArgument, "store: sqlite: URL has no file path");
     if (rest.find('\0') != std::string_view::npos) {

@@ -27,8 +27,9 @@
 //
 // Errors (ErrorCode): kUnavailable — busy or not reachable even after the retries (retrying later may work);
 // kConflict — a unique or primary-key constraint was violated (the message names the constraint/table, so a caller
-// can tell which key was duplicated); kInvalidArgument — the call itself was malformed (parameter count); kInternal —
-// anything else (SQL errors, other constraints). Messages never contain bound parameter values: they may be secrets.
+// can tell which key was duplicated); kInvalidArgument — the call itself was malformed (parameter count);
+// kUnsupported — a floating-point column; kInternal — anything else (SQL errors, other constraints). Messages never
+// contain bound parameter values: they may be secrets.
 //
 // Threads and processes: a Database is safe to share between threads; it keeps a small pool of connections (one per
 // concurrent transaction). Several processes may open the same database at once (two banks on one SQLite file, many

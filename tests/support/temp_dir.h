@@ -7,7 +7,7 @@
 #include <string>
 #include <system_error>
 
-namespace openpcc::testing {
+namespace openpcc::test_support {
 
 class TempDir {
  public:
@@ -30,4 +30,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace openpcc::testing
+}  // namespace openpcc::test_support

@@ -63,7 +63,7 @@ class NonceStoreContract : public ::testing::TestWithParam<Backend> {
         url_ = "sqlite:" + (dir_ / "nonces.db").string();
         break;
       case Backend::kPostgres: {
-        auto url = openpcc::testing::fresh_postgres_database();
+        auto url = openpcc::test_support::fresh_postgres_database();
         ASSERT_TRUE(url) << url.error().to_string();
         url_ = *url;
         break;
@@ -90,7 +90,7 @@ class NonceStoreContract : public ::testing::TestWithParam<Backend> {
     return make_sql_nonce_store(*db);
   }
 
-  openpcc::testing::TempDir dir_{"openpcc-nonces"};
+  openpcc::test_support::TempDir dir_{"openpcc-nonces"};
   std::string url_;
   std::shared_ptr<NonceStore> store_;
 };

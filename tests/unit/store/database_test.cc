@@ -49,7 +49,7 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
       ASSERT_FALSE(dir_.path().empty());
       url_ = "sqlite:" + (dir_ / "test.db").string();
     } else {
-      auto url = openpcc::testing::fresh_postgres_database();
+      auto url = openpcc::test_support::fresh_postgres_database();
       ASSERT_TRUE(url) << url.error().to_string();
       url_ = *url;
     }
@@ -73,7 +73,7 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
                                "CREATE TABLE items (k TEXT PRIMARY KEY, n BIGINT NOT NULL CHECK (n >= 0))")));
   }
 
-  openpcc::testing::TempDir dir_{"openpcc-store"};
+  openpcc::test_support::TempDir dir_{"openpcc-store"};
   std::string url_;
   std::shared_ptr<Database> db_;
 };
@@ -493,7 +493,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest, ::testing::Values(Backend::kSql
 // SQLite-only behaviour
 
 TEST(SqliteDatabase, GivesUpAsUnavailableWhenBusyTooLong) {
-  openpcc::testing::TempDir dir("openpcc-store");
+  openpcc::test_support::TempDir dir("openpcc-store");
   std::string url = "sqlite:" + (dir / "busy.db").string();
   auto holder = open_database(url);
   ASSERT_TRUE(holder) << holder.error().to_string();
@@ -526,7 +526,7 @@ TEST(SqliteDatabase, GivesUpAsUnavailableWhenBusyTooLong) {
 }
 
 TEST(SqliteDatabase, FileIsInWalModeWithFullSync) {
-  openpcc::testing::TempDir dir("openpcc-store");
+  openpcc::test_support::TempDir dir("openpcc-store");
   auto db = open_database("sqlite:" + (dir / "wal.db").string());
   ASSERT_TRUE(db) << db.error().to_string();
   auto mode = (*db)->read([](Transaction& tx) -> Result<std::string> {
@@ -579,8 +579,15 @@ TEST(SqliteDatabase, FloatingPointColumnsAreRefused) {
 // URLs
 
 TEST(OpenDatabase, RejectsUnknownAndMalformedUrls) {
-  for (std::string url : std::vector<std::string>{"", "mysql://localhost/db", "sqlite:", "sqlite://relative", "file:/tmp/x.db",
-                          "SQLITE:/tmp/x.db", "postgresql:/no-slashes", std::string("sqlite:/tmp/a\0b", 15)}) {
+  const std::vector<std::string> urls = {"",
+                                         "mysql://localhost/db",
+                                         "sqlite:",
+                                         "sqlite://relative",
+                                         "file:/tmp/x.db",
+                                         "SQLITE:/tmp/x.db",
+                                         "postgresql:/no-slashes",
+                                         std::string("sqlite:/tmp/a\0b", 15)};
+  for (const std::string& url : urls) {
     auto db = open_database(url);
     ASSERT_FALSE(db) << url;
     EXPECT_EQ(db.error().code, ErrorCode::kInvalidArgument) << url << ": " << db.error().to_string();
@@ -603,7 +610,7 @@ TEST(OpenDatabase, UnreachableTargetsAreUnavailable) {
 }
 
 TEST(OpenDatabase, WrongPostgresDatabaseIsUnavailable) {
-  auto server = openpcc::testing::PostgresServer::get();
+  auto server = openpcc::test_support::PostgresServer::get();
   ASSERT_TRUE(server) << server.error().to_string();
   auto db = open_database((*server)->url("no_such_database"));
   ASSERT_FALSE(db);
