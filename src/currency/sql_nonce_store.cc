@@ -33,6 +33,13 @@ const store::MigrationStep kSteps[] = {
                   "CREATE INDEX currency_nonces_by_timestamp ON currency_nonces (nonce_timestamp)"}},
 };
 
+constexpr const char* kInsertLocked =
+    "INSERT INTO currency_nonces (nonce, nonce_timestamp, state, ticket, locked_at) "
+    "VALUES ($1, $2, 0, $3, $4) ON CONFLICT (nonce) DO NOTHING";
+constexpr const char* kConsumeIfHolder =
+    "UPDATE currency_nonces SET state = 1, ticket = NULL WHERE nonce = $1 AND state = 0 AND ticket = $2";
+constexpr const char* kReleaseIfHolder = "DELETE FROM currency_nonces WHERE nonce = $1 AND state = 0 AND ticket = $2";
+
 // The oldest timestamp Nonce::is_expired_at(now) still accepts: quantize_to_hour(now - skew), saturating.
 int64_t earliest_valid_timestamp(int64_t now_unix) {
   int64_t t;
@@ -86,16 +93,19 @@ class SqlNonceStore final : public NonceStore {
 
   using NonceStore::lock;
 
+  // Each call first tries its common case as one auto-committed statement (one round trip on PostgreSQL): the
+  // insert of a fresh nonce, or a compare-and-swap on the ticket just checked in constant time. Anything else (the
+  // nonce is present, the row changed in between) is settled by a transaction that reads the row and decides.
   Result<NonceTicket> lock(const Nonce& nonce, int64_t now_unix) override {
     if (nonce.is_expired_at(now_unix)) return make_error(ErrorCode::kInvalidArgument, "nonce store: nonce expired");
     const store::SqlValue key = nonce.message();
     const NonceTicket ticket = to_hex(random_bytes(kTicketRandomSize));
+    auto fresh = db_->execute(kInsertLocked, {key, nonce.timestamp, ticket, now_unix});
+    if (!fresh) return answer(Result<NonceTicket>(std::unexpected(std::move(fresh.error()))));
+    if (*fresh == 1) return ticket;
     auto r = db_->transact([&](store::Transaction& tx) -> Result<NonceTicket> {
-      // The common case (a fresh nonce) is one statement; a present row is looked at only when the insert is a no-op.
-      auto inserted = tx.execute(
-          "INSERT INTO currency_nonces (nonce, nonce_timestamp, state, ticket, locked_at) "
-          "VALUES ($1, $2, 0, $3, $4) ON CONFLICT (nonce) DO NOTHING",
-          {key, nonce.timestamp, ticket, now_unix});
+      // Again, as it may have been released in the meantime.
+      auto inserted = tx.execute(kInsertLocked, {key, nonce.timestamp, ticket, now_unix});
       if (!inserted) return std::unexpected(std::move(inserted.error()));
       if (*inserted == 1) return ticket;
       auto entry = read_entry(tx, key);
@@ -119,6 +129,9 @@ class SqlNonceStore final : public NonceStore {
 
   Status consume(const Nonce& nonce, std::string_view ticket) override {
     const store::SqlValue key = nonce.message();
+    auto swapped = swap_if_holder(key, ticket, kConsumeIfHolder);
+    if (!swapped) return answer(Status(std::unexpected(std::move(swapped.error()))));
+    if (*swapped) return {};
     Status s = db_->transact([&](store::Transaction& tx) -> Status {
       auto entry = read_entry(tx, key);
       if (!entry) return std::unexpected(std::move(entry.error()));
@@ -133,6 +146,9 @@ class SqlNonceStore final : public NonceStore {
 
   Status release(const Nonce& nonce, std::string_view ticket) override {
     const store::SqlValue key = nonce.message();
+    auto swapped = swap_if_holder(key, ticket, kReleaseIfHolder);
+    if (!swapped) return answer(Status(std::unexpected(std::move(swapped.error()))));
+    if (*swapped) return {};
     Status s = db_->transact([&](store::Transaction& tx) -> Status {
       auto entry = read_entry(tx, key);
       if (!entry) return std::unexpected(std::move(entry.error()));
@@ -152,6 +168,24 @@ class SqlNonceStore final : public NonceStore {
   }
 
  private:
+  // Reads the row and, if the caller holds the lock (tickets compared in constant time), runs `swap` guarded by the
+  // exact state just read: true if it took effect. False sends the caller to the transaction, which gives the
+  // precise answer (not locked, wrong ticket, consumed, or changed by a concurrent takeover).
+  Result<bool> swap_if_holder(const store::SqlValue& key, std::string_view ticket, const char* swap) {
+    auto rows = db_->query("SELECT state, ticket, locked_at FROM currency_nonces WHERE nonce = $1", {key});
+    if (!rows) return std::unexpected(std::move(rows.error()));
+    if (rows->size() != 1) return false;
+    const store::Row& row = rows->front();
+    auto state = row.integer(0);
+    auto stored = row.nullable_text(1);
+    if (!state || !stored) return make_error(ErrorCode::kInternal, "malformed row");
+    if (*state != kLocked || !*stored || !ct_equal(as_bytes(**stored), as_bytes(ticket))) return false;
+    // The SQL comparison only ever sees the ticket already proven equal to the stored one.
+    auto changed = db_->execute(swap, {key, **stored});
+    if (!changed) return std::unexpected(std::move(changed.error()));
+    return *changed == 1;
+  }
+
   std::shared_ptr<store::Database> db_;
 };
 

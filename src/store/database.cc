@@ -142,11 +142,12 @@ Database::Database(DatabaseOptions options) : options_(std::move(options)) {}
 
 uint64_t Database::retry_count() const { return retries_.load(std::memory_order_relaxed); }
 
-Status Database::run_transaction(Access access, const std::function<Status(Transaction&)>& fn) {
+template <class R, class Attempt>
+R Database::with_retries(Attempt&& attempt_once) {
   const int max_attempts = std::max(1, options_.retry.max_attempts);
   for (int attempt_number = 1;; ++attempt_number) {
     bool retryable = false;
-    Status s = attempt(access, fn, &retryable);
+    R s = attempt_once(&retryable);
     if (s || !retryable) return s;
     if (attempt_number >= max_attempts) {
       return make_error(ErrorCode::kUnavailable, "store: gave up after " + std::to_string(attempt_number) +
@@ -155,6 +156,24 @@ Status Database::run_transaction(Access access, const std::function<Status(Trans
     retries_.fetch_add(1, std::memory_order_relaxed);
     std::this_thread::sleep_for(backoff_for(options_.retry, attempt_number));
   }
+}
+
+Status Database::run_transaction(Access access, const std::function<Status(Transaction&)>& fn) {
+  return with_retries<Status>([&](bool* retryable) { return attempt(access, fn, retryable); });
+}
+
+Result<int64_t> Database::execute(std::string_view sql, std::span<const SqlValue> params) {
+  auto r = with_retries<Result<Transaction::StatementResult>>(
+      [&](bool* retryable) { return attempt_statement(Access::kReadWrite, sql, params, retryable); });
+  if (!r) return std::unexpected(std::move(r.error()));
+  return r->affected;
+}
+
+Result<std::vector<Row>> Database::query(std::string_view sql, std::span<const SqlValue> params) {
+  auto r = with_retries<Result<Transaction::StatementResult>>(
+      [&](bool* retryable) { return attempt_statement(Access::kReadOnly, sql, params, retryable); });
+  if (!r) return std::unexpected(std::move(r.error()));
+  return std::move(r->rows);
 }
 
 Result<std::shared_ptr<Database>> open_database(std::string_view url, DatabaseOptions options) {

@@ -173,6 +173,21 @@ class Database {
     return transact_with(Access::kReadOnly, fn);
   }
 
+  // One statement on its own, auto-committed: one round trip on PostgreSQL instead of three (BEGIN, statement,
+  // COMMIT), for hot paths where one statement is the whole change. Retried on contention like transact(). Unlike
+  // transact(), PostgreSQL runs it at the session's default isolation (READ COMMITTED unless the server says
+  // otherwise): INSERT ... ON CONFLICT and UPDATE/DELETE ... WHERE then re-check a row that a concurrent writer
+  // changed instead of failing, so write such statements as compare-and-swap (the WHERE names the state you saw).
+  // execute() may write and returns the affected-row count; query() must only read (SQLite enforces it).
+  Result<int64_t> execute(std::string_view sql, std::span<const SqlValue> params);
+  Result<int64_t> execute(std::string_view sql, std::initializer_list<SqlValue> params = {}) {
+    return execute(sql, std::span<const SqlValue>(params.begin(), params.size()));
+  }
+  Result<std::vector<Row>> query(std::string_view sql, std::span<const SqlValue> params);
+  Result<std::vector<Row>> query(std::string_view sql, std::initializer_list<SqlValue> params = {}) {
+    return query(sql, std::span<const SqlValue>(params.begin(), params.size()));
+  }
+
   // Runs that were repeated because of contention, since open (for metrics and tests).
   uint64_t retry_count() const;
 
@@ -182,6 +197,11 @@ class Database {
   // One attempt: begin, fn, commit (or roll back). Sets *retryable when the failure was contention or a lost
   // connection before commit, i.e. when running fn again may succeed.
   virtual Status attempt(Access access, const std::function<Status(Transaction&)>& fn, bool* retryable) = 0;
+  // One attempt of a single auto-committed statement. *retryable as above; a write whose outcome is unknown (the
+  // connection was lost while it ran) is not retryable.
+  virtual Result<Transaction::StatementResult> attempt_statement(Access access, std::string_view sql,
+                                                                 std::span<const SqlValue> params,
+                                                                 bool* retryable) = 0;
 
   // For backends: whether a transaction's statements failed, and how.
   static const std::optional<Error>& statement_failure(const Transaction& tx) { return tx.failure_; }
@@ -209,6 +229,10 @@ class Database {
       return R(std::move(*out));
     }
   }
+
+  // Calls attempt_once(&retryable) until it succeeds, fails for good, or runs out of attempts.
+  template <class R, class Attempt>
+  R with_retries(Attempt&& attempt_once);
 
   std::atomic<uint64_t> retries_{0};
 };

@@ -289,6 +289,28 @@ class PostgresDatabase final : public Database {
     return result;
   }
 
+  Result<Transaction::StatementResult> attempt_statement(Access access, std::string_view sql,
+                                                         std::span<const SqlValue> params, bool* retryable) override {
+    auto lease = acquire();
+    if (!lease) {
+      *retryable = true;
+      return std::unexpected(std::move(lease.error()));
+    }
+    PostgresConnection& conn = **lease;
+    bool statement_retryable = false;
+    auto result = conn.run(sql, params, &statement_retryable);
+    const bool lost = connection_lost(conn.get());
+    if (lost || PQtransactionStatus(conn.get()) != PQTRANS_IDLE) lease->discard();
+    if (!result && lost && access == Access::kReadWrite) {
+      // Auto-committed: the write may or may not have happened, so running it again could apply it twice.
+      return make_error(ErrorCode::kUnavailable,
+                        "postgres: connection lost during a statement; the outcome is unknown: " +
+                            result.error().message);
+    }
+    *retryable = statement_retryable;
+    return result;
+  }
+
  private:
   Result<ConnectionPool<PostgresConnection>::Lease> acquire() {
     for (;;) {

@@ -270,6 +270,29 @@ class SqliteDatabase final : public Database {
     return result;
   }
 
+  Result<Transaction::StatementResult> attempt_statement(Access access, std::string_view sql,
+                                                         std::span<const SqlValue> params, bool* retryable) override {
+    std::unique_lock<std::mutex> writer(writer_, std::defer_lock);
+    if (access == Access::kReadWrite) writer.lock();
+    auto lease = acquire(retryable);
+    if (!lease) return std::unexpected(std::move(lease.error()));
+    SqliteConnection& conn = **lease;
+    const bool read_only = access == Access::kReadOnly;
+    if (read_only) {
+      if (Status s = conn.exec("PRAGMA query_only=ON", retryable); !s) {
+        lease->discard();
+        return std::unexpected(std::move(s.error()));
+      }
+    }
+    // Outside BEGIN, SQLite commits the statement by itself (and rolls it back by itself if it fails).
+    auto result = conn.run(sql, params, retryable);
+    if (conn.in_transaction() || (read_only && !conn.exec("PRAGMA query_only=OFF", nullptr))) {
+      conn.rollback();  // the statement was a BEGIN: not ours to leave open
+      lease->discard();
+    }
+    return result;
+  }
+
  private:
   Result<ConnectionPool<SqliteConnection>::Lease> acquire(bool* retryable) {
     // Opening may meet another process switching the journal mode (busy): then the retry loop tries again.

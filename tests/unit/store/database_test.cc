@@ -415,6 +415,75 @@ TEST_P(DatabaseTest, ManyThreadsShareASmallPool) {
   EXPECT_EQ(ok.load(), 8 * 20);
 }
 
+TEST_P(DatabaseTest, SingleStatementsCommitByThemselves) {
+  create_items_table();
+  auto inserted = db_->execute("INSERT INTO items (k, n) VALUES ($1, $2)", {std::string("a"), int64_t{1}});
+  ASSERT_TRUE(inserted) << inserted.error().to_string();
+  EXPECT_EQ(*inserted, 1);
+  auto rows = db_->query("SELECT k, n FROM items WHERE n >= $1", {int64_t{0}});
+  ASSERT_TRUE(rows) << rows.error().to_string();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].text(0).value(), "a");
+  // Visible to another handle at once: it was committed.
+  auto other = open(url_);
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(query_int(*other, "SELECT n FROM items WHERE k = 'a'").value(), 1);
+  // Errors are classified as in transactions, and a failed statement leaves nothing behind.
+  auto dup = db_->execute("INSERT INTO items (k, n) VALUES ('a', 2)");
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
+  auto bad = db_->execute("INSERT INTO items (k, n) VALUES ('b', -5)");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(query_int(*db_, "SELECT COUNT(*) FROM items").value(), 1);
+  auto count_mismatch = db_->query("SELECT $1, $2", {int64_t{1}});
+  ASSERT_FALSE(count_mismatch);
+  EXPECT_EQ(count_mismatch.error().code, ErrorCode::kInvalidArgument);
+  // A BEGIN smuggled in as a statement is not left open on a pooled connection.
+  (void)db_->execute("BEGIN");
+  ASSERT_TRUE(db_->execute("INSERT INTO items (k, n) VALUES ('c', 3)"));
+  EXPECT_EQ(query_int(*other, "SELECT COUNT(*) FROM items").value(), 2);
+  if (db_->dialect() == Dialect::kSqlite) {
+    auto write = db_->query("INSERT INTO items (k, n) VALUES ('d', 4)");
+    EXPECT_FALSE(write);  // query() is read-only
+    EXPECT_TRUE(db_->execute("INSERT INTO items (k, n) VALUES ('e', 5)"));  // and the connection is writable again
+  }
+}
+
+// Compare-and-swap with single statements from many threads and two handles: exactly one claim wins, and plain
+// increments add up.
+TEST_P(DatabaseTest, SingleStatementCompareAndSwapUnderContention) {
+  ASSERT_TRUE(exec(*db_, ddl("CREATE TABLE slots (id INTEGER PRIMARY KEY, owner TEXT, hits INTEGER NOT NULL)",
+                             "CREATE TABLE slots (id BIGINT PRIMARY KEY, owner TEXT, hits BIGINT NOT NULL)")));
+  constexpr int kSlots = 50;
+  for (int i = 0; i < kSlots; ++i) ASSERT_TRUE(db_->execute("INSERT INTO slots (id, hits) VALUES ($1, 0)", {int64_t{i}}));
+  auto other = open(url_);
+  ASSERT_NE(other, nullptr);
+  std::atomic<int> claims{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    Database* db = t % 2 == 0 ? db_.get() : other.get();
+    threads.emplace_back([&, db, t] {
+      for (int i = 0; i < kSlots; ++i) {
+        auto claimed = db->execute("UPDATE slots SET owner = $1 WHERE id = $2 AND owner IS NULL",
+                                   {"thread-" + std::to_string(t), int64_t{i}});
+        auto hit = db->execute("UPDATE slots SET hits = hits + 1 WHERE id = $1", {int64_t{i}});
+        if (!claimed || !hit) {
+          errors.fetch_add(1);
+          continue;
+        }
+        claims.fetch_add(static_cast<int>(*claimed));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(claims.load(), kSlots);
+  EXPECT_EQ(query_int(*db_, "SELECT COUNT(*) FROM slots WHERE owner IS NOT NULL").value(), kSlots);
+  EXPECT_EQ(query_int(*db_, "SELECT SUM(hits) FROM slots").value(), 6 * kSlots);
+}
+
 std::vector<MigrationStep> steps_v2() {
   return {
       {.sqlite = {"CREATE TABLE accounts (id BLOB PRIMARY KEY, balance INTEGER NOT NULL)"},
@@ -523,6 +592,39 @@ TEST(SqliteDatabase, GivesUpAsUnavailableWhenBusyTooLong) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ErrorCode::kUnavailable) << s.error().to_string();
   EXPECT_EQ((*contender)->retry_count(), 2u);
+}
+
+TEST(SqliteDatabase, SingleStatementRetriesThroughAnotherProcessesWriteLock) {
+  openpcc::test_support::TempDir dir("openpcc-store");
+  std::string url = "sqlite:" + (dir / "busy.db").string();
+  auto holder = open_database(url);
+  ASSERT_TRUE(holder) << holder.error().to_string();
+  ASSERT_TRUE(exec(**holder, "CREATE TABLE t (x INTEGER)"));
+  DatabaseOptions impatient;
+  impatient.sqlite_busy_timeout = 5ms;
+  impatient.retry = {.max_attempts = 100, .initial_backoff = 5ms, .max_backoff = 20ms};
+  auto contender = open_database(url, impatient);
+  ASSERT_TRUE(contender) << contender.error().to_string();
+
+  std::promise<void> inside;
+  std::promise<void> release;
+  auto held = std::async(std::launch::async, [&] {
+    return (*holder)->transact([&](Transaction& tx) -> Status {
+      if (!tx.execute("INSERT INTO t (x) VALUES (1)")) return make_error(ErrorCode::kInternal, "insert");
+      inside.set_value();
+      release.get_future().wait();
+      return {};
+    });
+  });
+  inside.get_future().wait();
+  auto write = std::async(std::launch::async, [&] { return (*contender)->execute("INSERT INTO t (x) VALUES (2)"); });
+  std::this_thread::sleep_for(200ms);
+  release.set_value();
+  ASSERT_TRUE(held.get());
+  auto written = write.get();
+  ASSERT_TRUE(written) << written.error().to_string();
+  EXPECT_GT((*contender)->retry_count(), 0u);
+  EXPECT_EQ(query_int(**holder, "SELECT SUM(x) FROM t").value(), 3);
 }
 
 TEST(SqliteDatabase, FileIsInWalModeWithFullSync) {
