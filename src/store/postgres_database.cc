@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 
 #include "store/backends.h"
 #include "store/connection_pool.h"
@@ -177,7 +178,33 @@ class PostgresConnection {
 
  private:
   explicit PostgresConnection(ConnHandle conn) : conn_(std::move(conn)) {}
+
+  // Statements are prepared once per connection (a named server-side statement, parsed and planned once) and then
+  // only bound and executed: the key is the SQL with its parameter types, as a NULL leaves a type to the server.
+  Result<std::string> prepare(std::string_view sql, const std::vector<Oid>& types, bool* retryable) {
+    std::string key(sql);
+    key.push_back('\0');
+    for (Oid t : types) key += std::to_string(t) + ",";
+    if (auto it = prepared_.find(key); it != prepared_.end()) return it->second;
+    if (prepared_.size() >= kPreparedLimit) {
+      if (Status s = exec("DEALLOCATE ALL", retryable); !s) return std::unexpected(std::move(s.error()));
+      prepared_.clear();
+    }
+    std::string name = "openpcc_" + std::to_string(next_statement_++);
+    std::string statement(sql);
+    ResultHandle result(PQprepare(conn_.get(), name.c_str(), statement.c_str(), static_cast<int>(types.size()),
+                                  types.data()));
+    if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+      return std::unexpected(postgres_error(conn_.get(), result.get(), "prepare", retryable));
+    }
+    prepared_.emplace(std::move(key), name);
+    return name;
+  }
+
+  static constexpr size_t kPreparedLimit = 256;
   ConnHandle conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL and parameter types → statement name
+  uint64_t next_statement_ = 0;
 };
 
 Result<Transaction::StatementResult> PostgresConnection::run(std::string_view sql, std::span<const SqlValue> params,
@@ -215,9 +242,10 @@ Result<Transaction::StatementResult> PostgresConnection::run(std::string_view sq
     }
     // NULL: type 0 (the server infers it), value nullptr.
   }
-  std::string statement(sql);
-  ResultHandle result(PQexecParams(conn_.get(), statement.c_str(), n, types.data(), values.data(), lengths.data(),
-                                   formats.data(), /*resultFormat=*/0));
+  auto name = prepare(sql, types, retryable);
+  if (!name) return std::unexpected(std::move(name.error()));
+  ResultHandle result(PQexecPrepared(conn_.get(), name->c_str(), n, values.data(), lengths.data(), formats.data(),
+                                     /*resultFormat=*/0));
   ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     return std::unexpected(postgres_error(conn_.get(), result.get(), "statement", retryable));

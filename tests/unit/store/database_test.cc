@@ -456,7 +456,9 @@ TEST_P(DatabaseTest, SingleStatementCompareAndSwapUnderContention) {
   ASSERT_TRUE(exec(*db_, ddl("CREATE TABLE slots (id INTEGER PRIMARY KEY, owner TEXT, hits INTEGER NOT NULL)",
                              "CREATE TABLE slots (id BIGINT PRIMARY KEY, owner TEXT, hits BIGINT NOT NULL)")));
   constexpr int kSlots = 50;
-  for (int i = 0; i < kSlots; ++i) ASSERT_TRUE(db_->execute("INSERT INTO slots (id, hits) VALUES ($1, 0)", {int64_t{i}}));
+  for (int i = 0; i < kSlots; ++i) {
+    ASSERT_TRUE(db_->execute("INSERT INTO slots (id, hits) VALUES ($1, 0)", {int64_t{i}}));
+  }
   auto other = open(url_);
   ASSERT_NE(other, nullptr);
   std::atomic<int> claims{0};
