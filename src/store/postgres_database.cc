@@ -201,6 +201,15 @@ class PostgresConnection {
     return name;
   }
 
+  void forget(const std::string& name) {
+    for (auto it = prepared_.begin(); it != prepared_.end(); ++it) {
+      if (it->second == name) {
+        prepared_.erase(it);
+        return;
+      }
+    }
+  }
+
   static constexpr size_t kPreparedLimit = 256;
   ConnHandle conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL and parameter types → statement name
@@ -248,7 +257,15 @@ Result<Transaction::StatementResult> PostgresConnection::run(std::string_view sq
                                      /*resultFormat=*/0));
   ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return std::unexpected(postgres_error(conn_.get(), result.get(), "statement", retryable));
+    Error e = postgres_error(conn_.get(), result.get(), "statement", retryable);
+    const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
+    if (state && std::string_view(state) == "0A000") {
+      // "cached plan must not change result type": a migration changed a table under a prepared statement.
+      // Prepare it afresh and run the transaction again.
+      forget(*name);
+      *retryable = true;
+    }
+    return std::unexpected(std::move(e));
   }
   Transaction::StatementResult out;
   const char* tuples = PQcmdTuples(result.get());

@@ -486,6 +486,25 @@ TEST_P(DatabaseTest, SingleStatementCompareAndSwapUnderContention) {
   EXPECT_EQ(query_int(*db_, "SELECT SUM(hits) FROM slots").value(), 6 * kSlots);
 }
 
+// Statements are cached per connection (SQLite statements, PostgreSQL prepared statements): a schema change under
+// a cached statement must not break it.
+TEST_P(DatabaseTest, CachedStatementsSurviveSchemaChanges) {
+  DatabaseOptions one;
+  one.max_connections = 1;
+  auto db = open(url_, one);
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(exec(*db, "CREATE TABLE t (x BIGINT)"));
+  ASSERT_TRUE(db->execute("INSERT INTO t (x) VALUES (1)"));
+  auto before = db->query("SELECT * FROM t");
+  ASSERT_TRUE(before) << before.error().to_string();
+  ASSERT_EQ((*before)[0].size(), 1u);
+  ASSERT_TRUE(exec(*db, "ALTER TABLE t ADD COLUMN y BIGINT NOT NULL DEFAULT 7"));
+  auto after = db->query("SELECT * FROM t");
+  ASSERT_TRUE(after) << after.error().to_string();
+  ASSERT_EQ((*after)[0].size(), 2u);
+  EXPECT_EQ((*after)[0].integer(1).value(), 7);
+}
+
 std::vector<MigrationStep> steps_v2() {
   return {
       {.sqlite = {"CREATE TABLE accounts (id BLOB PRIMARY KEY, balance INTEGER NOT NULL)"},
