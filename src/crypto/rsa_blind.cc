@@ -524,13 +524,14 @@ Status verify(const BlindRsaSuite& suite, const RsaPublicKey& key, ByteSpan prep
 //
 // The private operation, per signature (m < n is the client's blinded message, public):
 //
-//   1. RSA blinding: mb = m·a mod n with a = r^e for a secret random r (a is squared after every use and replaced by
-//      a fresh r^e every kBlindingUses signatures, as OpenSSL's BN_BLINDING does). The client's message is attacker
+//   1. RSA blinding: mb = m·a mod n with a = r^−e for a secret random r, undone by a multiplication by r after the
+//      exponentiation (the pair is squared after every use and redrawn every kBlindingUses signatures, as OpenSSL's
+//      BN_BLINDING does). The client's message is attacker
 //      chosen; blinding keeps the arithmetic on d′ independent of it, on top of the constant-time routines.
 //   2. CRT: sp = (mb mod p)^dp mod p and sq = (mb mod q)^dq mod q in ONE call to BN_mod_exp_mont_consttime_x2, which
 //      OpenSSL 3 runs as a dual AVX-512 IFMA exponentiation for 1024-bit primes (2.5x faster than two calls) and
 //      falls back to two constant-time calls elsewhere; Garner recombination sb = sq + q·((sp − sq)·q⁻¹ mod p).
-//   3. Unblinding: s = sb·r⁻¹ mod n.
+//   3. Unblinding: s = sb·r mod n.
 //   4. Re-verification of s against the public key before answering: v = s^e mod n must equal m. For a short e
 //      (65537) that is one cheap modular exponentiation mod n. For a derived e′ (~λ bits, as long as the private
 //      exponents) it is computed by CRT instead — (s mod p)^e′ mod p and (s mod q)^e′ mod q in one dual call,
@@ -583,9 +584,10 @@ struct SignerCore {
   struct Exponent {
     BignumPtr e;                // public
     BignumPtr dp, dq;           // d mod (p−1), d mod (q−1)
-    bool check_by_crt = false;  // long e: re-verify by CRT (see above)
+    BignumPtr blind_ep, blind_eq;  // (p−1) − (e mod (p−1)), (q−1) − (e mod (q−1)): r to these is r^−e mod p, q
+    bool check_by_crt = false;     // long e: re-verify by CRT (see above)
     mutable std::mutex blinding_mu;
-    mutable BignumPtr a_mont, a_inv_mont;  // r^e·R and r⁻¹·R mod n
+    mutable BignumPtr a_mont, a_inv_mont;  // r^−e·R and r·R mod n
     mutable int blinding_uses_left = 0;
   };
   std::unique_ptr<Exponent> base;  // (e, d) for the non-partial suites
@@ -616,30 +618,20 @@ bool crt_power(BIGNUM* out, const BIGNUM* x, const BIGNUM* ep, const BIGNUM* eq,
          crt_recombine(out, sp, sq, st, ctx);
 }
 
-// v = s^e mod n, the public operation, for the re-verification and for drawing blinding factors (where s is the
-// secret r: every path here is constant-time).
-bool public_power(BIGNUM* v, const BIGNUM* s, const Exponent& k, const SignerCore& st, BN_CTX* ctx) {
-  if (k.check_by_crt) return crt_power(v, s, k.e.get(), k.e.get(), st, ctx);
-  return BN_mod_exp_mont_consttime(v, s, k.e.get(), st.n.get(), ctx, st.mont_n.get()) == 1;
-}
-
-// A fresh blinding pair (r^e·R, r⁻¹·R) mod n.
+// A fresh blinding pair (r^−e·R, r·R) mod n for a secret random r: mb = m·r^−e gives mb^d = m^d·r^−1, which the
+// multiplication by r undoes. r^−e is computed without an inversion, by CRT with one dual constant-time call:
+// r^−e ≡ r^((p−1) − (e mod (p−1))) (mod p) by Fermat, likewise mod q. (An r sharing a factor with n, probability
+// about 2^−1000, would yield a wrong signature that the re-verification rejects.)
 Status fresh_blinding(BIGNUM* a_mont, BIGNUM* a_inv_mont, const Exponent& k, const SignerCore& st, BN_CTX* ctx) {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    auto r = random_below(st.n.get());
-    if (!r) return std::unexpected(r.error());
-    set_consttime(r->get());
-    if (BN_mod_inverse(a_inv_mont, r->get(), st.n.get(), ctx) == nullptr) {  // gcd(r, n) ≠ 1: a factor, redraw
-      ERR_clear_error();
-      continue;
-    }
-    if (!public_power(a_mont, r->get(), k, st, ctx) || !BN_to_montgomery(a_mont, a_mont, st.mont_n.get(), ctx) ||
-        !BN_to_montgomery(a_inv_mont, a_inv_mont, st.mont_n.get(), ctx)) {
-      return fail(ErrorCode::kCrypto, "blinding factor failed");
-    }
-    return {};
+  auto r = random_below(st.n.get());
+  if (!r) return std::unexpected(r.error());
+  set_consttime(r->get());
+  if (!crt_power(a_mont, r->get(), k.blind_ep.get(), k.blind_eq.get(), st, ctx) ||
+      !BN_to_montgomery(a_mont, a_mont, st.mont_n.get(), ctx) ||
+      !BN_to_montgomery(a_inv_mont, r->get(), st.mont_n.get(), ctx)) {
+    return fail(ErrorCode::kCrypto, "blinding factor failed");
   }
-  return fail(ErrorCode::kInternal, "could not draw a blinding factor");
+  return {};
 }
 
 // Copies the current blinding pair into (a_mont, a_inv_mont) and advances the shared state (squares it, or draws a
@@ -700,10 +692,23 @@ Result<Bytes> private_operation(const BIGNUM* m, const Exponent& k, const Signer
 }
 
 // An exponent pair from e and d mod (p−1), d mod (q−1) (computed by the caller, constant-time flagged).
-std::unique_ptr<Exponent> make_exponent(BignumPtr e, BignumPtr dp, BignumPtr dq) {
+Result<std::unique_ptr<Exponent>> make_exponent(BignumPtr e, BignumPtr dp, BignumPtr dq, const SignerCore& st,
+                                                BN_CTX* ctx) {
   auto k = std::make_unique<Exponent>();
   // Beyond 64 bits, an exponentiation mod n costs more than the CRT pair; 65537 is far cheaper mod n.
   k->check_by_crt = BN_num_bits(e.get()) > 64;
+  k->blind_ep = new_bn(), k->blind_eq = new_bn();
+  BignumPtr pm1 = bn_dup(st.p.get()), qm1 = bn_dup(st.q.get());
+  if (!e || !dp || !dq || !k->blind_ep || !k->blind_eq || !pm1 || !qm1) {
+    return fail(ErrorCode::kCrypto, "allocation failed");
+  }
+  for (BIGNUM* b : {k->blind_ep.get(), k->blind_eq.get(), pm1.get(), qm1.get()}) set_consttime(b);
+  if (!BN_sub_word(pm1.get(), 1) || !BN_sub_word(qm1.get(), 1) ||
+      !BN_mod(k->blind_ep.get(), e.get(), pm1.get(), ctx) || !BN_mod(k->blind_eq.get(), e.get(), qm1.get(), ctx) ||
+      !BN_sub(k->blind_ep.get(), pm1.get(), k->blind_ep.get()) ||
+      !BN_sub(k->blind_eq.get(), qm1.get(), k->blind_eq.get())) {
+    return fail(ErrorCode::kCrypto, "blinding exponents failed");
+  }
   k->e = std::move(e);
   k->dp = std::move(dp);
   k->dq = std::move(dq);
@@ -719,7 +724,7 @@ Result<std::unique_ptr<Exponent>> derive_exponent(ByteSpan e_prime, const Signer
       !BN_mod_inverse(dp.get(), e.get(), pm1.get(), ctx) || !BN_mod_inverse(dq.get(), e.get(), qm1.get(), ctx)) {
     return fail(ErrorCode::kCrypto, "e' is not invertible mod p-1 and q-1");
   }
-  return make_exponent(std::move(e), std::move(dp), std::move(dq));
+  return make_exponent(std::move(e), std::move(dp), std::move(dq), st, ctx);
 }
 
 }  // namespace
@@ -764,8 +769,9 @@ Result<BlindRsaSigner> BlindRsaSigner::create(const BlindRsaSuite& suite, RsaPri
       !BN_mod(dq.get(), d.get(), qm1.get(), ctx.get())) {
     return fail(ErrorCode::kCrypto, "signer precomputation failed");
   }
-  st.base = make_exponent(bn_dup(s.e.get()), std::move(dp), std::move(dq));
-  if (!st.base->e) return fail(ErrorCode::kCrypto, "allocation failed");
+  auto base = make_exponent(bn_dup(s.e.get()), std::move(dp), std::move(dq), st, ctx.get());
+  if (!base) return std::unexpected(base.error());
+  st.base = std::move(*base);
   return BlindRsaSigner(suite, std::move(state));
 }
 

@@ -14,7 +14,8 @@
 // bytes, which holds when p and q are safe primes; the partially blind signer rejects other keys.
 //
 // All message-representative arithmetic that touches secrets (d, d′, p, q, the blinding factor r and its inverse)
-// runs in constant time (BN_FLG_CONSTTIME, BN_mod_exp_mont_consttime with CRT).
+// runs in constant time (BN_FLG_CONSTTIME, BN_mod_exp_mont_consttime(_x2) with CRT). The signer additionally blinds
+// its private operation (RSA blinding, as OpenSSL does), since the blinded messages it signs are chosen by clients.
 #pragma once
 
 #include <cstddef>
