@@ -192,7 +192,7 @@ Status change_balance(store::Transaction& tx, const Account& account, JournalOp 
   auto journaled = tx.execute(
       "INSERT INTO authbank_journal (account_id, op, delta, balance_after, amount, created_at) "
       "VALUES ($1, $2, $3, $4, $5, $6)",
-      {account.id, std::string(to_string(op)), delta, after, amount, now});
+      {account.id, std::string(journal_op_name(op)), delta, after, amount, now});
   if (!journaled) return std::unexpected(std::move(journaled.error()));
   return {};
 }
@@ -234,7 +234,7 @@ int64_t earliest_valid_nonce_timestamp(int64_t now) {
 
 }  // namespace
 
-std::string_view to_string(JournalOp op) {
+std::string_view journal_op_name(JournalOp op) {
   switch (op) {
     case JournalOp::kAddFunds: return "add_funds";
     case JournalOp::kWithdrawal: return "withdrawal";

@@ -73,7 +73,7 @@ struct IssuedApiKey {
 };
 
 enum class JournalOp { kAddFunds, kWithdrawal, kRefund };
-std::string_view to_string(JournalOp op);
+std::string_view journal_op_name(JournalOp op);
 
 struct JournalEntry {
   int64_t id = 0;

@@ -6,6 +6,8 @@
 #include <set>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/bytes.h"
 #include "crypto/sha256.h"
 #include "currency/credit_pb.h"
@@ -91,12 +93,15 @@ TEST(ResolveApiKey, HeaderBodyBothNeither) {
   EXPECT_EQ(resolve_api_key(std::nullopt, k1)->text(), k1);
   EXPECT_EQ(resolve_api_key(k1, k1)->text(), k1);
   EXPECT_EQ(resolve_api_key(k1, std::string_view())->text(), k1);  // an empty body field is no key
-  for (auto r : {resolve_api_key(k1, k2), resolve_api_key(std::nullopt, std::nullopt),
-                 resolve_api_key(std::nullopt, std::string_view()), resolve_api_key("opcc_nope", std::nullopt),
-                 resolve_api_key(k1, std::string_view("garbage"))}) {
+  auto refused = [](Result<ApiKey> r) {
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, ErrorCode::kUnauthenticated);
-  }
+  };
+  refused(resolve_api_key(k1, k2));
+  refused(resolve_api_key(std::nullopt, std::nullopt));
+  refused(resolve_api_key(std::nullopt, std::string_view()));
+  refused(resolve_api_key("opcc_nope", std::nullopt));
+  refused(resolve_api_key(k1, std::string_view("garbage")));
 }
 
 TEST(Jwk, Rfc7638ThumbprintExample) {
@@ -112,7 +117,7 @@ TEST(Jwk, Rfc7638ThumbprintExample) {
 }
 
 TEST(Jwk, RoundTripAndFields) {
-  const auto pub = testing::currency_key().public_key();
+  const auto pub = authbank_test::currency_key().public_key();
   const std::string text = rsa_public_key_to_jwk(pub);
   auto json = nlohmann::json::parse(text);
   EXPECT_EQ(json.at("kty"), "RSA");
@@ -127,7 +132,7 @@ TEST(Jwk, RoundTripAndFields) {
 }
 
 TEST(Jwk, Rejections) {
-  const auto pub = testing::currency_key().public_key();
+  const auto pub = authbank_test::currency_key().public_key();
   auto with = [&](const std::string& field, const nlohmann::json& value) {
     auto json = nlohmann::json::parse(rsa_public_key_to_jwk(pub));
     if (value.is_null()) {

@@ -16,7 +16,7 @@
 #include "support/postgres_server.h"
 #include "support/temp_dir.h"
 
-namespace openpcc::authbank::testing {
+namespace openpcc::authbank::authbank_test {
 
 enum class Backend { kSqlite, kPostgres };
 
@@ -53,13 +53,13 @@ inline crypto::Ed25519PrivateKey badge_key() {
 }
 
 // A database of the given backend; the SQLite one is a file inside `dir`.
-inline std::shared_ptr<store::Database> open_test_database(Backend backend, const openpcc::testing::TempDir& dir,
+inline std::shared_ptr<store::Database> open_test_database(Backend backend, const openpcc::test_support::TempDir& dir,
                                                            std::string* url_out = nullptr) {
   std::string url;
   if (backend == Backend::kSqlite) {
     url = "sqlite:" + (dir.path() / "money.db").string();
   } else {
-    auto pg = openpcc::testing::fresh_postgres_database();
+    auto pg = openpcc::test_support::fresh_postgres_database();
     EXPECT_TRUE(pg.has_value()) << pg.error().to_string();
     if (!pg) return nullptr;
     url = *pg;
@@ -77,4 +77,4 @@ struct TestClock {
   void advance(int64_t seconds) const { now->fetch_add(seconds); }
 };
 
-}  // namespace openpcc::authbank::testing
+}  // namespace openpcc::authbank::authbank_test
