@@ -24,6 +24,32 @@
 //     not a caught kConflict.
 //   * Do not nest: calling transact() on the same Database inside fn takes a second connection and can wait on the
 //     first one until the busy timeout.
+//   * Both isolation levels are serializable, so read-check-write is safe as written. A money transfer, the same SQL
+//     on both dialects (the CHECK makes an overdraft a failed statement even if the check in C++ were forgotten):
+//       CREATE TABLE accounts (id BLOB/BYTEA PRIMARY KEY, balance INTEGER/BIGINT NOT NULL CHECK (balance >= 0))
+//       Status s = db->transact([&](Transaction& tx) -> Status {
+//         auto row = tx.query_row("SELECT balance FROM accounts WHERE id = $1", {from});
+//         if (!row) return std::unexpected(row.error());
+//         if (!*row) return make_error(ErrorCode::kNotFound, "no such account");
+//         auto balance = (*row)->integer(0);
+//         if (!balance) return std::unexpected(balance.error());
+//         if (*balance < amount) return make_error(ErrorCode::kInsufficientBalance, "balance too low");
+//         auto debited = tx.execute("UPDATE accounts SET balance = balance - $2 WHERE id = $1", {from, amount});
+//         if (!debited) return std::unexpected(debited.error());
+//         auto credited = tx.execute("UPDATE accounts SET balance = balance + $2 WHERE id = $1", {to, amount});
+//         if (!credited) return std::unexpected(credited.error());
+//         if (*credited != 1) return make_error(ErrorCode::kNotFound, "no such recipient");  // rolls back the debit
+//         return {};
+//       });
+//     Concurrent transfers from one account either serialize (SQLite: one writer at a time) or one of them gets a
+//     serialization failure and runs again, seeing the other's debit (PostgreSQL).
+//
+// Single statements: execute()/query() run one auto-committed statement (see below): one round trip instead of
+// three on PostgreSQL, for hot paths such as the nonce store.
+//
+// Statement caching: SQLite keeps prepared statements per connection; PostgreSQL prepares each statement once per
+// connection (named server-side statements keyed by SQL and parameter types). Write SQL as constants with
+// placeholders, never by pasting values in: that is both the injection rule and what makes the caches work.
 //
 // Errors (ErrorCode): kUnavailable — busy or not reachable even after the retries (retrying later may work);
 // kConflict — a unique or primary-key constraint was violated (the message names the constraint/table, so a caller

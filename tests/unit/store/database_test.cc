@@ -505,6 +505,74 @@ TEST_P(DatabaseTest, CachedStatementsSurviveSchemaChanges) {
   EXPECT_EQ((*after)[0].integer(1).value(), 7);
 }
 
+// The money transfer of database.h, from many threads over two handles: money is conserved, no balance goes
+// negative, and every refused transfer is refused for a business reason, not a storage error.
+TEST_P(DatabaseTest, ConcurrentTransfersConserveMoney) {
+  ASSERT_TRUE(exec(*db_, ddl("CREATE TABLE accounts (id BLOB PRIMARY KEY, balance INTEGER NOT NULL "
+                             "CHECK (balance >= 0))",
+                             "CREATE TABLE accounts (id BYTEA PRIMARY KEY, balance BIGINT NOT NULL "
+                             "CHECK (balance >= 0))")));
+  constexpr int kAccounts = 4;
+  constexpr int64_t kInitial = 100;
+  std::vector<Bytes> ids;
+  for (int i = 0; i < kAccounts; ++i) {
+    ids.push_back(Bytes{0, static_cast<uint8_t>(i), 0});
+    ASSERT_TRUE(db_->execute("INSERT INTO accounts (id, balance) VALUES ($1, $2)", {ids.back(), kInitial}));
+  }
+  auto transfer = [](Database& db, const Bytes& from, const Bytes& to, int64_t amount) -> Status {
+    return db.transact([&](Transaction& tx) -> Status {
+      auto row = tx.query_row("SELECT balance FROM accounts WHERE id = $1", {from});
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return make_error(ErrorCode::kNotFound, "no such account");
+      auto balance = (*row)->integer(0);
+      if (!balance) return std::unexpected(balance.error());
+      if (*balance < amount) return make_error(ErrorCode::kInsufficientBalance, "balance too low");
+      auto debited = tx.execute("UPDATE accounts SET balance = balance - $2 WHERE id = $1", {from, amount});
+      if (!debited) return std::unexpected(debited.error());
+      auto credited = tx.execute("UPDATE accounts SET balance = balance + $2 WHERE id = $1", {to, amount});
+      if (!credited) return std::unexpected(credited.error());
+      if (*credited != 1) return make_error(ErrorCode::kNotFound, "no such recipient");
+      return {};
+    });
+  };
+  DatabaseOptions options;
+  options.retry.max_attempts = 200;
+  auto a = open(url_, options);
+  auto b = open(url_, options);
+  ASSERT_TRUE(a && b);
+  std::atomic<int> done{0}, refused{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    Database* db = t % 2 == 0 ? a.get() : b.get();
+    threads.emplace_back([&, db, t] {
+      for (int i = 0; i < 40; ++i) {
+        const Bytes& from = ids[static_cast<size_t>((t + i) % kAccounts)];
+        const Bytes& to = ids[static_cast<size_t>((t + 2 * i + 1) % kAccounts)];
+        Status s = transfer(*db, from, to, 7 + (i * 13 + t) % 60);
+        if (s) {
+          done.fetch_add(1);
+        } else if (s.error().code == ErrorCode::kInsufficientBalance) {
+          refused.fetch_add(1);
+        } else {
+          ADD_FAILURE() << s.error().to_string();
+          failed.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(done.load(), 0);
+  EXPECT_EQ(done.load() + refused.load(), 6 * 40);
+  EXPECT_EQ(query_int(*db_, "SELECT SUM(balance) FROM accounts").value(), kAccounts * kInitial);
+  EXPECT_EQ(query_int(*db_, "SELECT MIN(balance) FROM accounts").value() >= 0, true);
+  // A transfer to a missing account rolls its debit back.
+  Status missing = transfer(*db_, ids[0], Bytes{9, 9}, 1);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(query_int(*db_, "SELECT SUM(balance) FROM accounts").value(), kAccounts * kInitial);
+}
+
 std::vector<MigrationStep> steps_v2() {
   return {
       {.sqlite = {"CREATE TABLE accounts (id BLOB PRIMARY KEY, balance INTEGER NOT NULL)"},
