@@ -29,7 +29,7 @@ constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error",
 fs::path resolve(const fs::path& base, const std::string& path) {
   if (path.empty()) return {};
   fs::path p(path);
-  return p.is_absolute() ? p : base / p;
+  return (p.is_absolute() ? p : base / p).lexically_normal();
 }
 
 // "sqlite:relative.db" becomes absolute under data_dir; other URLs pass unchanged.
