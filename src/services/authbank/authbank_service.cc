@@ -34,7 +34,7 @@ constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error",
 fs::path resolve(const fs::path& base, const std::string& path) {
   if (path.empty()) return {};
   fs::path p(path);
-  return p.is_absolute() ? p : base / p;
+  return (p.is_absolute() ? p : base / p).lexically_normal();
 }
 
 // "sqlite:relative.db" becomes absolute under data_dir; other URLs pass unchanged.
@@ -108,7 +108,7 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   if (!address) return std::unexpected(wrap_error("config: authbank.listen", address.error()));
   out.host = address->first;
   out.port = address->second;
-  out.data_dir = data_dir.empty() ? base_dir : resolve(base_dir, data_dir);
+  out.data_dir = data_dir.empty() ? base_dir.lexically_normal() : resolve(base_dir, data_dir);
   out.database = resolve_database(out.data_dir, database);
   out.currency_key = resolve(out.data_dir, currency_key);
   out.badge_key = resolve(out.data_dir, badge_key);
