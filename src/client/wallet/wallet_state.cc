@@ -264,7 +264,7 @@ Status check_state(const WalletState& state) {
   if (state.accounts.size() > kMaxAccounts) return corrupt("too many accounts");
   if (state.items.size() > kMaxItems) return corrupt("too many items");
   if (state.next_id == 0) return corrupt("next id is zero");
-  if (state.badge.size() > kMaxBadgeSize) return corrupt("badge too large");
+  if (state.badge.size() > kMaxStateBadgeSize) return corrupt("badge too large");
   if (!state.badge.empty()) {
     if (auto badge = currency::Badge::parse(state.badge); !badge) return corrupt("badge: " + badge.error().message);
   }
@@ -414,7 +414,7 @@ Result<WalletState> parse_state(ByteSpan file) {
     c = *v;
   }
   state.counters = counters_from(counters);
-  auto badge = in.bytes16("badge", kMaxBadgeSize);
+  auto badge = in.bytes16("badge", kMaxStateBadgeSize);
   if (!badge) return corrupt(badge.error().message);
   state.badge.assign(badge->begin(), badge->end());
 

@@ -59,7 +59,7 @@ inline constexpr size_t kAccountTokenSize = 32;
 inline constexpr size_t kMaxAccounts = 1024;
 inline constexpr size_t kMaxItems = 4096;
 inline constexpr size_t kMaxRequestsPerItem = 15;  // the BlindBank's batch limit
-inline constexpr size_t kMaxBadgeSize = 4096;
+inline constexpr size_t kMaxStateBadgeSize = 16 * 1024;
 // Files larger than this are refused before parsing (services::kMaxSecretFileSize is the hard cap of the reader).
 inline constexpr size_t kMaxStateFileSize = 1 << 20;
 
