@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -90,6 +91,12 @@ class FaultyTransport {
     state_->inner = std::move(inner);
   }
 
+  // Called with every request's path and body before it is forwarded (on the sending coroutine).
+  void inspect(std::function<void(const std::string& path, ByteSpan body)> inspector) {
+    std::lock_guard lock(state_->mu);
+    state_->inspector = std::move(inspector);
+  }
+
   void arm(Fault fault) {
     std::lock_guard lock(state_->mu);
     state_->fault = std::move(fault);
@@ -115,9 +122,11 @@ class FaultyTransport {
     return [state](net::ClientRequest request) -> net::Task<Result<net::ClientResponse>> {
       if (state->cut.load()) co_return make_error(ErrorCode::kIo, "test: connection cut");
       bool forward = true, lose = false;
+      std::function<void(const std::string&, ByteSpan)> inspector;
+      const std::string path = path_of(request.url);
       {
         std::lock_guard lock(state->mu);
-        const std::string path = path_of(request.url);
+        inspector = state->inspector;
         state->paths.push_back(path);
         state->times.push_back(state->clock.now_ms());
         if (state->fault && state->fault->path == path) {
@@ -131,6 +140,7 @@ class FaultyTransport {
           }
         }
       }
+      if (inspector) inspector(path, request.body);
       if (!forward) co_return make_error(ErrorCode::kIo, "test: request failed before sending");
       auto response = co_await state->inner(std::move(request));
       if (lose) co_return make_error(ErrorCode::kIo, "test: answer lost");
@@ -149,6 +159,7 @@ class FaultyTransport {
     services::HttpTransport inner;
     mutable std::mutex mu;
     std::optional<Fault> fault;
+    std::function<void(const std::string&, ByteSpan)> inspector;
     std::vector<std::string> paths;
     std::vector<int64_t> times;
     std::atomic<bool> fired{false};
