@@ -88,6 +88,8 @@ struct FaultCase {
   bool close_first_wallet;
 };
 
+void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
+
 class WalletLostAnswerTest : public WalletRecoveryBase, public ::testing::TestWithParam<FaultCase> {};
 
 TEST_P(WalletLostAnswerTest, NewWalletFinishesTheJob) {
