@@ -36,7 +36,7 @@ struct WalletConfig {
   std::chrono::milliseconds payment_timeout{60'000};
   // Credits are valid until the end of their nonce's hour (+30 s, currency/nonce.h). A prefetched credit with less
   // than this left is not handed out any more but deposited back into the consolidation account (≥ 1 minute).
-  std::chrono::seconds expiry_margin{600};
+  std::chrono::seconds expiry_margin{300};
   // First retry delay after a transient bank failure; doubles up to max_backoff.
   std::chrono::milliseconds min_backoff{250};
   std::chrono::milliseconds max_backoff{30'000};
