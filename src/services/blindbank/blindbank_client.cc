@@ -69,7 +69,8 @@ net::Task<Result<Bytes>> BlindBankClient::post(std::string path, Bytes body) {
     request.headers.set("Content-Type", services::kProtoMediaType);
     auto response = co_await transport_(std::move(request));
     if (!response) {
-      last = wrap_error("blindbank " + path, std::move(response.error()));
+      // No answer (connection refused or cut, timeout): the request may or may not have been carried out.
+      last = Error{ErrorCode::kUnavailable, "blindbank " + path + ": no answer: " + response.error().to_string()};
     } else if (response->status == 200) {
       co_return std::move(response->body);
     } else {

@@ -10,10 +10,12 @@
 //   409 → kConflict (the credit is being spent elsewhere right now)    410 → kAlreadyUsed (the credit is spent)
 //   413 → kLimitExceeded   415 → kUnsupported   404/405 → kNotFound   other 4xx → kInvalidArgument
 //   5xx → kUnavailable (the bank or its storage failed; retry)
-//   transport failures pass through as the transport reports them (kIo, kTimeout, …); kDecode if a 200 answer does
-//   not parse or does not fit the request (e.g. a signature count that differs from the batch size).
+//   no answer at all (connection refused or cut, timeout) → kUnavailable too, with the transport's error in the
+//   message: the request may or may not have been carried out
+//   kDecode if a 200 answer does not parse or does not fit the request (e.g. a signature count that differs from
+//   the batch size).
 //
-// Retrying: every operation may be retried after kIo, kTimeout or kUnavailable by sending the IDENTICAL request
+// Retrying: every operation may be retried after kUnavailable by sending the IDENTICAL request
 // again (same token, same credit, same blinded messages — keep them until an answer arrives). The bank answers a
 // repeated request as it answered the first one and moves no money twice (blindbank.h). A retry with different
 // blinded messages after a lost withdrawal answer would be a second withdrawal. Do not retry 4xx answers.
@@ -70,7 +72,8 @@ class BlindBankClient {
 // The ErrorCode for a non-200 status (the table above).
 ErrorCode blindbank_error_code_for_status(int status);
 
-// Whether an error from this client may be retried with the identical request.
+// Whether an error from this client may be retried with the identical request (kUnavailable; also kIo and
+// kTimeout, for transports that report those directly).
 bool is_retryable(const Error& error);
 
 }  // namespace openpcc::blindbank

@@ -323,13 +323,21 @@ TEST_P(BlindBankHttp, LostAnswersAreRetriedWithoutMovingMoneyTwice) {
   EXPECT_EQ(audit->exchanged, 32);
   EXPECT_EQ(audit->balances, 0);
 
-  // Without retries the lost answer surfaces as the transport's error, which is_retryable.
+  // Without retries the lost answer surfaces as kUnavailable, naming the transport's error; it is retryable.
   BlindBankClient once(lossy, url_);
   calls = 0;
   auto lost = run<Result<int64_t>>([&]() -> net::Task<Result<int64_t>> { co_return co_await once.balance(token); });
   ASSERT_FALSE(lost);
-  EXPECT_EQ(lost.error().code, ErrorCode::kIo);
+  EXPECT_EQ(lost.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(lost.error().message.find("connection reset (simulated)"), std::string::npos) << lost.error().message;
   EXPECT_TRUE(is_retryable(lost.error()));
+  // A bank that is not there at all: the same.
+  BlindBankClient nowhere(services::direct_transport(net::Client::create().value()), "http://127.0.0.1:1");
+  auto refused = run<Result<int64_t>>([&]() -> net::Task<Result<int64_t>> {
+    co_return co_await nowhere.balance(token);
+  });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BlindBankHttp, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
