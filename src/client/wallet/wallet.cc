@@ -107,6 +107,7 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
         ++report_.credits_available;
       } else {
         ++report_.operations_resumed;
+        uncertain_.insert(item.id);
       }
     }
     report_.accounts = state_.accounts.size();
@@ -189,7 +190,6 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
           if (now < fill_blocked_until_ms_) co_return std::unexpected(*fill_error_);
           fill_error_.reset();
         }
-        if (!payment) ++waiting_payments_;
       }
       if (payment) {
         if (auto st = co_await persist(); !st) {
@@ -209,9 +209,8 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
       if (now < deadline) {
         co_await changed_.wait(seen, milliseconds(std::clamp<int64_t>(wake_ms - now, 1, kMaxIdleWait.count())));
       }
-      std::lock_guard lock(mu_);
-      --waiting_payments_;
       if (now >= deadline) {
+        std::lock_guard lock(mu_);
         co_return make_error(ErrorCode::kTimeout, "no credit became available within " +
                                                       std::to_string(config_.payment_timeout.count()) + " ms" +
                                                       (last_error_ ? " (last error: " + last_error_->to_string() + ")"
@@ -375,7 +374,7 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
           break;
       }
     }
-    s.last_error = last_error_;
+    s.last_error = fill_error_ ? fill_error_ : last_error_;
     s.closed = closed_;
     return s;
   }
@@ -405,11 +404,19 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
     idle_ = false;
   }
 
+  // A bank answered: earlier transient failures no longer describe the wallet.
+  void progressed_locked(uint64_t id) {
+    failures_.erase(id);
+    uncertain_.erase(id);
+    last_error_.reset();
+  }
+
   void remove_item_locked(uint64_t id) {
     state_.items.erase(
         std::remove_if(state_.items.begin(), state_.items.end(), [&](const Item& i) { return i.id == id; }),
         state_.items.end());
     failures_.erase(id);
+    uncertain_.erase(id);
   }
 
   void remove_account_locked(uint64_t id) {
@@ -420,6 +427,7 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
 
   // Transient failure: the identical request goes again after an exponential backoff.
   void retry_later_locked(Item& item, const Error& error) {
+    uncertain_.insert(item.id);  // the request may have reached the bank and only its answer got lost
     const int attempt = ++failures_[item.id];
     const int64_t backoff =
         std::min<int64_t>(config_.max_backoff.count(),
@@ -647,10 +655,18 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
       Item* item = state_.find_item(id);
       if (!item) co_return;
       if (!answer) {
-        if (transient(answer.error())) {
-          retry_later_locked(*item, answer.error());
+        const Error& e = answer.error();
+        if (transient(e)) {
+          retry_later_locked(*item, e);
+        } else if (e.code == ErrorCode::kUnauthenticated && uncertain_.count(id)) {
+          // An earlier attempt may have been debited (its answer lost), and only the same request can fetch that
+          // credit: keep it and try again later (the key may be restored), but tell payers why nothing comes.
+          fill_error_ = e;
+          fill_blocked_until_ms_ = now_ms() + config_.max_backoff.count();
+          retry_later_locked(*item, e);
         } else {
-          // Refused (balance, key, input): no money moved. Wait for demand before trying again.
+          // Refused (balance, key, input) on a request the bank never debited (a retry of a debited one is
+          // answered from the bank's record). Wait for demand before trying again.
           spdlog::warn("wallet: AuthBank withdrawal refused: {}", answer.error().to_string());
           fill_error_ = answer.error();
           last_error_ = answer.error();
@@ -672,7 +688,7 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
           item->credit = std::move(*credit);
           item->requests.clear();
           item->not_before_ms = std::max(now_ms() + random_delay(config_.max_delay).count(), ready_ms);
-          failures_.erase(id);
+          progressed_locked(id);
           fill_error_.reset();
         }
       }
@@ -714,6 +730,7 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
         }
       } else {
         if (Account* account = state_.find_account(account_id)) account->balance = *answer;
+        progressed_locked(id);
         remove_item_locked(id);
       }
       changed_locked();
@@ -765,6 +782,7 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
         }
       } else {
         if (Account* account = state_.find_account(account_id)) account->balance = answer->balance;
+        progressed_locked(id);
         std::vector<Item> credits;
         for (size_t i = 0; i < item->requests.size(); ++i) {
           const BlindRequest& request = item->requests[i];
@@ -858,7 +876,7 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
           item->requests.clear();
           item->maybe_spent = false;
           item->destination = Destination::kNone;
-          failures_.erase(id);
+          progressed_locked(id);
           switch (destination) {
             case Destination::kPool:
               item->stage = Stage::kAvailable;
@@ -932,7 +950,7 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
         item->credit = std::move(*answer);
         item->account_id = 0;
         item->not_before_ms = now_ms() + random_delay(config_.max_delay).count();
-        failures_.erase(id);
+        progressed_locked(id);
         remove_account_locked(account_id);
       }
       changed_locked();
@@ -965,6 +983,7 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
         }
       } else {
         state_.counters.returned_to_source += value;
+        progressed_locked(id);
         remove_item_locked(id);
       }
       changed_locked();
@@ -992,10 +1011,10 @@ class WalletCore : public std::enable_shared_from_this<WalletCore> {
   std::set<uint64_t> busy_items_;
   std::set<uint64_t> busy_accounts_;
   std::map<uint64_t, int> failures_;  // consecutive transient failures per item
+  std::set<uint64_t> uncertain_;      // items whose request may have reached the bank without an answer
   unsigned running_ = 0;              // steps in flight
   int tasks_ = 0;                     // coroutines alive (the loop and the steps)
   std::condition_variable tasks_done_;
-  int waiting_payments_ = 0;
   bool closing_ = false;
   bool stopping_ = false;
   bool closed_ = false;

@@ -254,7 +254,9 @@ class Banks {
     const int64_t now = clock_.now_s();
     account_id_ = ledger.create_account("acme", "bob", {"llama3:8b"}, now)->id;
     api_key_ = ledger.issue_key(account_id_, std::nullopt, now)->key.text();
-    if (funds > 0) EXPECT_TRUE(ledger.add_funds(account_id_, funds, now).has_value());
+    if (funds > 0) {
+      EXPECT_TRUE(ledger.add_funds(account_id_, funds, now).has_value());
+    }
   }
   int64_t blindbank_balance(ByteSpan token) {
     auto balance = blindbank_->balance(token);
