@@ -103,7 +103,6 @@ TEST_P(WalletLostAnswerTest, NewWalletFinishesTheJob) {
     first.close_timeout = 1500ms;
     auto wallet = open(std::move(first), &transport);
     ASSERT_TRUE(wallet);
-    std::vector<Payment> unfinished;
     for (int i = 0; i < 3; ++i) {
       auto payment = begin(*wallet, 100);
       if (!payment) break;  // the fault came before the pool was filled
@@ -117,7 +116,9 @@ TEST_P(WalletLostAnswerTest, NewWalletFinishesTheJob) {
       ASSERT_TRUE(succeed(*payment, std::move(*refund)).has_value());
     }
     if (param.close_first_wallet) (void)close(*wallet);  // fails when the fault cut the connection
-    if (!param.fault.path.empty()) EXPECT_TRUE(faulty.fault_fired()) << "the fault never triggered";
+    if (!param.fault.path.empty()) {
+      EXPECT_TRUE(faulty.fault_fired()) << "the fault never triggered";
+    }
   }  // destroyed without (a successful) close: the state file has what the wallet knew
 
   auto wallet = open(config());
