@@ -8,7 +8,9 @@
 #include <set>
 #include <thread>
 
+#include "client/wallet/state_file.h"
 #include "client/wallet/wallet.h"
+#include "currency/issuer.h"
 #include "unit/wallet/wallet_test_support.h"
 
 namespace openpcc::wallet {
@@ -286,6 +288,41 @@ TEST_F(WalletFlowTest, LowAccountsAreConsolidated) {
   EXPECT_EQ(state.accounts[0].balance, 192 + state.counters.rounding);
   expect_conserved(state);
   expect_books_match_bank(state);
+}
+
+TEST_F(WalletFlowTest, CreditsWaitForTheirReadyTime) {
+  // A state with one prefetched credit that may not leave before 1.5 s from now (the 30-second rule's wait,
+  // shortened), and a pool target of one so that no other credit is fetched meanwhile.
+  auto issuer = currency::Issuer::create(wallet_test::test_currency_key());
+  ASSERT_TRUE(issuer.has_value());
+  auto credit = issuer->issue_unblinded(currency::Value::from_amount(256).value(), banks_.clock().now_s());
+  ASSERT_TRUE(credit.has_value());
+  WalletState state;
+  state.currency_key = banks_.currency_key();
+  Item item;
+  item.id = 1;
+  item.stage = Stage::kAvailable;
+  item.credit = *credit;
+  item.not_before_ms = banks_.clock().now_ms() + 1500;
+  state.items.push_back(std::move(item));
+  state.next_id = 2;
+  {
+    auto file = StateFile::open(state_path());
+    ASSERT_TRUE(file.has_value());
+    ASSERT_TRUE(file->save(serialize_state(state)).has_value());
+  }
+  WalletConfig config = test_config(state_path(), banks_.clock());
+  config.prefetch_credits = 1;
+  auto wallet = open(std::move(config));
+  ASSERT_TRUE(wallet);
+  EXPECT_EQ(wallet->recovery().credits_available, 1u);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(banks_.authbank_balance(), Banks::kInitialFunds);  // a waiting credit still counts: nothing fetched
+  const auto started = std::chrono::steady_clock::now();
+  auto payment = begin(*wallet, 100);
+  ASSERT_TRUE(payment.has_value()) << payment.error().to_string();
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 1300ms);
+  EXPECT_EQ(payment->credit(), *credit);
 }
 
 TEST_F(WalletFlowTest, ConcurrentPaymentsGetDistinctCredits) {
