@@ -113,7 +113,8 @@ class Payment {
   // (spendable, 0 < value ≤ the credit's, signature, not expired) and queued for exchange and deposit. Returns once
   // that is in the state file. An unusable refund is dropped with kInvalidArgument/kAuthenticationFailed (the
   // payment still counts as completed); a state-file failure is kIo (the change is kept in memory and written
-  // with the next change).
+  // with the next change); after the Wallet was destroyed, kUnavailable and nothing changes (the credit is in the
+  // file as held and is sorted out as maybe spent by the next open()). Keep the wallet alive while requests run.
   net::Task<Status> success(std::optional<currency::Credit> refund);
   // The request failed: the credit goes back (after an exchange, since the router may have seen it).
   net::Task<Status> cancel();
@@ -136,8 +137,9 @@ class Wallet {
   // state file — never replaced: see state_file.h), kIo.
   static Result<std::unique_ptr<Wallet>> open(net::Runtime& runtime, WalletConfig config, WalletBanks banks);
 
-  // Without close(): stops the background work (requests in flight finish), writes the state and releases the
-  // file. Everything the wallet held stays in the state file for the next open().
+  // Without close(): stops the background work (requests in flight finish and their answers are recorded),
+  // writes the state and releases the file. Everything the wallet held stays in the state file for the next
+  // open(); Payments still alive change nothing any more.
   ~Wallet();
   Wallet(const Wallet&) = delete;
   Wallet& operator=(const Wallet&) = delete;
