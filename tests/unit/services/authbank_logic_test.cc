@@ -461,7 +461,9 @@ TEST_P(AuthBankTest, JournalEqualsBalancesAfterRandomOperations) {
   int64_t total = 0;
   for (const auto& c : customers) {
     int64_t journal_sum = 0;
-    for (const auto& e : *bank_->ledger().journal(c.account.id)) journal_sum += e.delta;
+    auto journal = bank_->ledger().journal(c.account.id);
+    ASSERT_TRUE(journal.has_value());
+    for (const auto& e : *journal) journal_sum += e.delta;
     EXPECT_EQ(journal_sum, balance(c));
     total += balance(c);
   }
