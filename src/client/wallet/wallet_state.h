@@ -101,8 +101,9 @@ struct Item {
   uint64_t id = 0;
   Stage stage = Stage::kAvailable;
   Destination destination = Destination::kNone;
-  // kHeld recovered from a file, or kExchange of such a credit: the payment that had it never reported back, so
-  // the router may have spent it.
+  // A credit the router may have spent: a kHeld one (in a file being loaded: its payment never reported back), or
+  // a kExchange of a cancelled, abandoned or recovered payment's credit. 410 on its exchange means "spent", not
+  // "lost".
   bool maybe_spent = false;
   uint64_t account_id = 0;  // target (kSourceWithdraw, kDeposit) or source (kBatchWithdraw, kWithdrawFull)
   // Unix milliseconds before which the next request must not be sent: the random privacy delay, a retry backoff, or
@@ -127,8 +128,9 @@ struct Counters {
   int64_t rounding = 0;            // Σ (full-withdrawal credit − balance): the banks' stochastic rounding
   int64_t payments = 0;            // number of completed payments
   int64_t cancelled = 0;           // number of cancelled payments
-  int64_t recovered = 0;           // number of maybe-spent credits that turned out unspent
-  int64_t recovered_spent = 0;     // number of maybe-spent credits that turned out spent
+  // Maybe-spent credits (cancelled or abandoned payments, and those found held after a crash) are exchanged:
+  int64_t recovered = 0;           // number that turned out unspent and came back
+  int64_t recovered_spent = 0;     // number that the router had spent (their value is in spent_unknown)
 
   friend bool operator==(const Counters&, const Counters&) = default;
 };
