@@ -243,7 +243,7 @@ TEST_P(BlindBankHttp, UnknownAndEmptiedAccountsGetByteIdenticalAnswers) {
   const Bytes unknown = new_token();
   Blinded probe = blind(f_->key(), value_of(1));
   std::vector<BlindSignRequest> requests{probe.request};
-  for (const std::string& path : {"/balance", "/withdraw", "/withdraw-full"}) {
+  for (const std::string path : {"/balance", "/withdraw", "/withdraw-full"}) {
     auto body_for = [&](const Bytes& token) {
       if (path == "/balance") return str(encode(BalanceCall{token}));
       if (path == "/withdraw") return str(encode(WithdrawCall{token, requests}));
