@@ -61,30 +61,41 @@ struct World {
   Bytes token_b = Bytes(blindbank::kAccountTokenSize, 0xbb);
 };
 
+// The in-memory database grows with every accepted operation; a fresh world every kInputsPerWorld inputs keeps long
+// campaigns within libFuzzer's RSS limit.
+constexpr int kInputsPerWorld = 10000;
+
+std::unique_ptr<World> make_world() {
+  auto w = std::make_unique<World>();
+  auto db = store::open_database("sqlite::memory:");
+  require(db.has_value());
+  w->db = std::move(*db);
+  auto key = crypto::RsaPrivateKey::from_pem(kCurrencyKeyPem);
+  auto issuer_key = crypto::RsaPrivateKey::from_pem(kCurrencyKeyPem);
+  require(key && issuer_key);
+  auto bank_issuer = currency::Issuer::create(std::move(*key));
+  auto issuer = currency::Issuer::create(std::move(*issuer_key));
+  require(bank_issuer && issuer);
+  w->issuer = std::make_unique<currency::Issuer>(std::move(*issuer));
+  auto bank = blindbank::BlindBank::open(w->db, std::move(*bank_issuer));
+  require(bank.has_value());
+  w->bank = std::move(*bank);
+  // Account A starts rich, so withdrawals get as far as signing.
+  for (int i = 0; i < 4; ++i) {
+    auto credit = w->issuer->issue_unblinded(currency::Value::from_amount(currency::kMaxAmount).value(), w->now);
+    require(credit.has_value());
+    require(w->bank->deposit(w->token_a, *credit, w->now).has_value());
+  }
+  return w;
+}
+
 World& world() {
-  static World* w = [] {
-    auto* w = new World();
-    auto db = store::open_database("sqlite::memory:");
-    require(db.has_value());
-    w->db = std::move(*db);
-    auto key = crypto::RsaPrivateKey::from_pem(kCurrencyKeyPem);
-    auto issuer_key = crypto::RsaPrivateKey::from_pem(kCurrencyKeyPem);
-    require(key && issuer_key);
-    auto bank_issuer = currency::Issuer::create(std::move(*key));
-    auto issuer = currency::Issuer::create(std::move(*issuer_key));
-    require(bank_issuer && issuer);
-    w->issuer = std::make_unique<currency::Issuer>(std::move(*issuer));
-    auto bank = blindbank::BlindBank::open(w->db, std::move(*bank_issuer));
-    require(bank.has_value());
-    w->bank = std::move(*bank);
-    // Account A starts rich, so withdrawals get as far as signing.
-    for (int i = 0; i < 4; ++i) {
-      auto credit = w->issuer->issue_unblinded(currency::Value::from_amount(currency::kMaxAmount).value(), w->now);
-      require(credit.has_value());
-      require(w->bank->deposit(w->token_a, *credit, w->now).has_value());
-    }
-    return w;
-  }();
+  static std::unique_ptr<World> w;
+  static int inputs = 0;
+  if (!w || ++inputs % kInputsPerWorld == 0) {
+    w.reset();
+    w = make_world();
+  }
   return *w;
 }
 
