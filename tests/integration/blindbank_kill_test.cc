@@ -41,9 +41,8 @@
 #include "services/blindbank/blindbank_client.h"
 #include "services/common/http_transport.h"
 #include "store/database.h"
+#include "support/service_process.h"
 #include "support/temp_dir.h"
-
-extern char** environ;
 
 namespace openpcc::blindbank {
 namespace {
@@ -61,81 +60,6 @@ std::string read_file(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
-
-// One `openpcc blindbank` process: started with stdout on a pipe (for the "listening on" line), stderr appended to
-// a log file.
-class BankProcess {
- public:
-  ~BankProcess() { kill_now(); }
-
-  // Starts the process and returns its URL, or an error if it exited or said nothing within the timeout.
-  Result<std::string> start(const std::string& config_path, const std::string& log_path) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return make_error(ErrorCode::kIo, "pipe");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    std::string binary = OPENPCC_BINARY;
-    std::vector<std::string> args{binary, "blindbank", "--config", config_path};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    if (rc != 0) {
-      close(fds[0]);
-      pid_ = -1;
-      return make_error(ErrorCode::kIo, "posix_spawn failed");
-    }
-    std::string line;
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (line.find('\n') == std::string::npos && Clock::now() < deadline) {
-      pollfd p{fds[0], POLLIN, 0};
-      if (poll(&p, 1, 200) <= 0) continue;
-      char buf[256];
-      const ssize_t n = read(fds[0], buf, sizeof buf);
-      if (n <= 0) break;  // exited
-      line.append(buf, static_cast<size_t>(n));
-    }
-    close(fds[0]);
-    constexpr std::string_view kPrefix = "listening on ";
-    if (!line.starts_with(kPrefix) || line.find('\n') == std::string::npos) {
-      kill_now();
-      return make_error(ErrorCode::kUnavailable, "bank did not start: '" + line + "'");
-    }
-    return line.substr(kPrefix.size(), line.find('\n') - kPrefix.size());
-  }
-
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
-  // SIGTERM and the exit status (-1 if it did not exit normally within 20 s).
-  int terminate() {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    int status = 0;
-    while (Clock::now() < deadline) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    kill_now();
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
 
 // Credits the bank issues (withdraw-full) carry the current hour and expire at the next hour + 30 s
 // (Nonce::is_expired_at); the client's own credits are made for half an hour ahead. The test takes about ten
@@ -183,8 +107,8 @@ class BlindBankKillTest : public ::testing::Test {
 
   // Starts the bank on `port` (0 = any); if that port is taken meanwhile, on any port.
   Result<std::string> start_bank(uint16_t port) {
-    auto url = process_.start(write_config(port), log_path_);
-    if (!url && port != 0) url = process_.start(write_config(0), log_path_);
+    auto url = process_.start({"blindbank", "--config", write_config(port)}, log_path_);
+    if (!url && port != 0) url = process_.start({"blindbank", "--config", write_config(0)}, log_path_);
     return url;
   }
 
@@ -196,7 +120,7 @@ class BlindBankKillTest : public ::testing::Test {
   std::string key_path_, db_path_, log_path_;
   std::unique_ptr<currency::Issuer> minter_;
   std::unique_ptr<currency::CreditVerifier> verifier_;
-  BankProcess process_;
+  test_support::ServiceProcess process_;
 };
 
 // The client: knows what it put in, what it holds, and what each account should hold.
@@ -395,7 +319,7 @@ TEST_F(BlindBankKillTest, NoCreditLostOrCountedTwiceAcrossSigkills) {
     reported += *b;
   }
   EXPECT_EQ(reported, st.put_in + st.rounding);
-  EXPECT_EQ(process_.terminate(), 0) << read_file(log_path_);
+  EXPECT_EQ(process_.stop(), 0) << read_file(log_path_);
 
   // The books, read from the database after a clean stop.
   auto db = store::open_database("sqlite:" + db_path_);

@@ -29,27 +29,6 @@ namespace fs = std::filesystem;
 constexpr size_t kMaxOhttpKeyConfigsSize = 64 * 1024;
 constexpr std::chrono::hours kGarbageInterval{1};
 
-constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
-
-fs::path resolve(const fs::path& base, const std::string& path) {
-  if (path.empty()) return {};
-  fs::path p(path);
-  return (p.is_absolute() ? p : base / p).lexically_normal();
-}
-
-// "sqlite:relative.db" becomes absolute under data_dir; other URLs pass unchanged.
-std::string resolve_database(const fs::path& data_dir, const std::string& url) {
-  constexpr std::string_view kSqlite = "sqlite:";
-  if (!url.starts_with(kSqlite)) return url;
-  const std::string path = url.substr(kSqlite.size());
-  if (path == ":memory:" || path.empty()) return url;
-  return std::string(kSqlite) + resolve(data_dir, path).string();
-}
-
-std::string url_host(const std::string& host) {
-  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
-}
-
 Result<Bytes> read_public_file(const fs::path& path, size_t max_size) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kNotFound, "cannot read " + path.string());
@@ -100,7 +79,7 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   out.log_level = cfg.string("log_level", "info");
   if (Status s = cfg.finish(); !s) return std::unexpected(s.error());
 
-  if (std::find(std::begin(kLogLevels), std::end(kLogLevels), out.log_level) == std::end(kLogLevels)) {
+  if (!services::is_log_level(out.log_level)) {
     return make_error(ErrorCode::kInvalidArgument,
                       "config: authbank.log_level must be one of trace, debug, info, warn, error, off");
   }
@@ -108,14 +87,17 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   if (!address) return std::unexpected(wrap_error("config: authbank.listen", address.error()));
   out.host = address->first;
   out.port = address->second;
-  out.data_dir = data_dir.empty() ? base_dir.lexically_normal() : resolve(base_dir, data_dir);
-  out.database = resolve_database(out.data_dir, database);
-  out.currency_key = resolve(out.data_dir, currency_key);
-  out.badge_key = resolve(out.data_dir, badge_key);
+  out.data_dir =
+      data_dir.empty() ? base_dir.lexically_normal() : services::resolve_config_path(base_dir, data_dir);
+  out.database = services::resolve_database_url(out.data_dir, database);
+  out.currency_key = services::resolve_config_path(out.data_dir, currency_key);
+  out.badge_key = services::resolve_config_path(out.data_dir, badge_key);
   if (out.currency_key_bits % 2 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "config: authbank.currency_key_bits must be even");
   }
-  if (ohttp_key_configs) out.ohttp_key_configs = resolve(out.data_dir, *ohttp_key_configs);
+  if (ohttp_key_configs) {
+    out.ohttp_key_configs = services::resolve_config_path(out.data_dir, *ohttp_key_configs);
+  }
   if (self_signed && (certificate || private_key)) {
     return make_error(ErrorCode::kInvalidArgument,
                       "config: authbank.tls: self_signed excludes certificate and private_key");
@@ -138,8 +120,8 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
     out.tls = std::move(t);
   } else if (certificate) {
     TlsSettings t;
-    t.certificate_file = resolve(out.data_dir, *certificate);
-    t.private_key_file = resolve(out.data_dir, *private_key);
+    t.certificate_file = services::resolve_config_path(out.data_dir, *certificate);
+    t.private_key_file = services::resolve_config_path(out.data_dir, *private_key);
     out.tls = std::move(t);
   }
   return out;
@@ -288,7 +270,7 @@ Service::~Service() { shutdown(std::chrono::milliseconds(0)); }
 uint16_t Service::port() const { return state_->server ? state_->server->port() : 0; }
 
 std::string Service::url() const {
-  return std::string(state_->config.tls ? "https://" : "http://") + url_host(state_->config.host) + ":" +
+  return std::string(state_->config.tls ? "https://" : "http://") + services::url_host(state_->config.host) + ":" +
          std::to_string(port());
 }
 

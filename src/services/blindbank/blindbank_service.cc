@@ -24,27 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
-
-fs::path resolve(const fs::path& base, const std::string& path) {
-  if (path.empty()) return {};
-  fs::path p(path);
-  return (p.is_absolute() ? p : base / p).lexically_normal();
-}
-
-// "sqlite:relative.db" becomes absolute under data_dir; other URLs pass unchanged.
-std::string resolve_database(const fs::path& data_dir, const std::string& url) {
-  constexpr std::string_view kSqlite = "sqlite:";
-  if (!url.starts_with(kSqlite)) return url;
-  const std::string path = url.substr(kSqlite.size());
-  if (path.empty() || path == ":memory:") return url;
-  return std::string(kSqlite) + resolve(data_dir, path).string();
-}
-
-std::string url_host(const std::string& host) {
-  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
-}
-
 constexpr char kExample[] = R"({
   // Where to listen: host:port, [v6]:port; port 0 picks a free port (the bound address is printed on stdout).
   "listen": "127.0.0.1:8083",
@@ -123,13 +102,13 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   if (!address) return std::unexpected(wrap_error("config: blindbank.listen", address.error()));
   out.host = address->first;
   out.port = address->second;
-  out.data_dir = data_dir.empty() ? base_dir : resolve(base_dir, data_dir);
+  out.data_dir = data_dir.empty() ? base_dir : services::resolve_config_path(base_dir, data_dir);
   if (!database || database->empty()) {
     return make_error(ErrorCode::kInvalidArgument, "config: blindbank.database is required");
   }
-  out.database = resolve_database(out.data_dir, *database);
+  out.database = services::resolve_database_url(out.data_dir, *database);
   if (currency_key.empty()) return make_error(ErrorCode::kInvalidArgument, "config: blindbank.currency_key is empty");
-  out.currency_key = resolve(out.data_dir, currency_key);
+  out.currency_key = services::resolve_config_path(out.data_dir, currency_key);
   if (out.currency_key_bits % 2 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "config: blindbank.currency_key_bits must be even");
   }
@@ -138,9 +117,10 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
       return make_error(ErrorCode::kInvalidArgument,
                         "config: blindbank.tls needs both certificate and private_key (or remove it)");
     }
-    out.tls = TlsFiles{resolve(out.data_dir, certificate), resolve(out.data_dir, private_key)};
+    out.tls = TlsFiles{services::resolve_config_path(out.data_dir, certificate),
+                       services::resolve_config_path(out.data_dir, private_key)};
   }
-  if (std::find(std::begin(kLogLevels), std::end(kLogLevels), out.log_level) == std::end(kLogLevels)) {
+  if (!services::is_log_level(out.log_level)) {
     return make_error(ErrorCode::kInvalidArgument,
                       "config: blindbank.log_level must be one of trace, debug, info, warn, error, off");
   }
@@ -253,7 +233,7 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config, cry
 uint16_t Service::port() const { return state_->server->port(); }
 
 std::string Service::url() const {
-  return std::string(state_->config.tls ? "https://" : "http://") + url_host(state_->config.host) + ":" +
+  return std::string(state_->config.tls ? "https://" : "http://") + services::url_host(state_->config.host) + ":" +
          std::to_string(port());
 }
 

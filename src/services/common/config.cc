@@ -149,4 +149,29 @@ Result<std::pair<std::string, uint16_t>> parse_listen_address(std::string_view a
   return std::pair<std::string, uint16_t>{std::string(host), static_cast<uint16_t>(value)};
 }
 
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+std::filesystem::path resolve_config_path(const std::filesystem::path& base, const std::string& path) {
+  if (path.empty()) return {};
+  std::filesystem::path p(path);
+  return (p.is_absolute() ? p : base / p).lexically_normal();
+}
+
+std::string resolve_database_url(const std::filesystem::path& data_dir, const std::string& url) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (!url.starts_with(kSqlite)) return url;
+  const std::string path = url.substr(kSqlite.size());
+  if (path.empty() || path == ":memory:") return url;
+  return std::string(kSqlite) + resolve_config_path(data_dir, path).string();
+}
+
+bool is_log_level(std::string_view level) {
+  for (std::string_view known : {"trace", "debug", "info", "warn", "error", "off"}) {
+    if (level == known) return true;
+  }
+  return false;
+}
+
 }  // namespace openpcc::services

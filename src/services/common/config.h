@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,5 +58,19 @@ class ConfigReader {
 
 // "host:port" → (host, port); IPv6 literals in brackets ("[::1]:8080"). Port 0 is allowed (any free port).
 Result<std::pair<std::string, uint16_t>> parse_listen_address(std::string_view address);
+
+// A host for a URL: IPv6 literals get brackets ("::1" → "[::1]").
+std::string url_host(const std::string& host);
+
+// Paths in service configs are relative to a base directory (data_dir, itself relative to the config file):
+// absolute paths stay, relative ones are joined to `base`; "" stays "".
+std::filesystem::path resolve_config_path(const std::filesystem::path& base, const std::string& path);
+// The same for database URLs: "sqlite:relative.db" becomes absolute under data_dir; "sqlite::memory:" and other
+// URLs (postgresql://…) pass unchanged.
+std::string resolve_database_url(const std::filesystem::path& data_dir, const std::string& url);
+
+// The log levels services accept in their "log_level" key (spdlog's names).
+bool is_log_level(std::string_view level);
+inline constexpr std::string_view kLogLevelsHelp = "trace, debug, info, warn, error, off";
 
 }  // namespace openpcc::services
