@@ -7,6 +7,7 @@
 #include "common/bytes.h"
 #include "common/random.h"
 #include "common/secure.h"
+#include "crypto/sha256.h"
 #include "store/migrate.h"
 
 namespace openpcc::currency {
@@ -56,6 +57,11 @@ Result<T> answer(Result<T> r) {
   return r;
 }
 
+// The table stores SHA-256(ticket) (hex), never the ticket: the single-statement compare-and-swap below may then let
+// the database compare it with non-constant-time equality — timing reveals at most a prefix of a hash of a secret
+// the attacker does not know, which does not help forge the ticket — and a leaked table holds no usable ticket.
+std::string ticket_digest(std::string_view ticket) { return to_hex(crypto::sha256(as_bytes(ticket))); }
+
 struct Entry {
   int64_t state = 0;
   std::optional<std::string> ticket;
@@ -81,7 +87,7 @@ Result<std::optional<Entry>> read_entry(store::Transaction& tx, const store::Sql
 Status check_holder(const std::optional<Entry>& entry, std::string_view ticket) {
   if (!entry) return make_error(ErrorCode::kNotFound, "nonce store: nonce not locked");
   if (entry->state == kConsumed) return make_error(ErrorCode::kAlreadyUsed, "nonce store: nonce already consumed");
-  if (!entry->ticket || !ct_equal(as_bytes(*entry->ticket), as_bytes(ticket))) {
+  if (!entry->ticket || !ct_equal(as_bytes(*entry->ticket), as_bytes(ticket_digest(ticket)))) {
     return make_error(ErrorCode::kNotFound, "nonce store: ticket does not match the lock");
   }
   return {};
@@ -94,18 +100,19 @@ class SqlNonceStore final : public NonceStore {
   using NonceStore::lock;
 
   // Each call first tries its common case as one auto-committed statement (one round trip on PostgreSQL): the
-  // insert of a fresh nonce, or a compare-and-swap on the ticket just checked in constant time. Anything else (the
+  // insert of a fresh nonce, or a compare-and-swap on the ticket's digest. Anything else (the
   // nonce is present, the row changed in between) is settled by a transaction that reads the row and decides.
   Result<NonceTicket> lock(const Nonce& nonce, int64_t now_unix) override {
     if (nonce.is_expired_at(now_unix)) return make_error(ErrorCode::kInvalidArgument, "nonce store: nonce expired");
     const store::SqlValue key = nonce.message();
     const NonceTicket ticket = to_hex(random_bytes(kTicketRandomSize));
-    auto fresh = db_->execute(kInsertLocked, {key, nonce.timestamp, ticket, now_unix});
+    const std::string digest = ticket_digest(ticket);
+    auto fresh = db_->execute(kInsertLocked, {key, nonce.timestamp, digest, now_unix});
     if (!fresh) return answer(Result<NonceTicket>(std::unexpected(std::move(fresh.error()))));
     if (*fresh == 1) return ticket;
     auto r = db_->transact([&](store::Transaction& tx) -> Result<NonceTicket> {
       // Again, as it may have been released in the meantime.
-      auto inserted = tx.execute(kInsertLocked, {key, nonce.timestamp, ticket, now_unix});
+      auto inserted = tx.execute(kInsertLocked, {key, nonce.timestamp, digest, now_unix});
       if (!inserted) return std::unexpected(std::move(inserted.error()));
       if (*inserted == 1) return ticket;
       auto entry = read_entry(tx, key);
@@ -119,7 +126,7 @@ class SqlNonceStore final : public NonceStore {
         return make_error(ErrorCode::kConflict, "nonce store: nonce locked");
       }
       auto taken = tx.execute("UPDATE currency_nonces SET ticket = $2, locked_at = $3 WHERE nonce = $1 AND state = 0",
-                              {key, ticket, now_unix});
+                              {key, digest, now_unix});
       if (!taken) return std::unexpected(std::move(taken.error()));
       if (*taken != 1) return make_error(ErrorCode::kInternal, "takeover updated no row");
       return ticket;
@@ -168,20 +175,11 @@ class SqlNonceStore final : public NonceStore {
   }
 
  private:
-  // Reads the row and, if the caller holds the lock (tickets compared in constant time), runs `swap` guarded by the
-  // exact state just read: true if it took effect. False sends the caller to the transaction, which gives the
-  // precise answer (not locked, wrong ticket, consumed, or changed by a concurrent takeover).
+  // Runs `swap` (guarded by state = locked and the stored ticket digest) as one auto-committed statement: true if it
+  // took effect. False sends the caller to the transaction, which gives the precise answer (not locked, wrong
+  // ticket, consumed, or changed by a concurrent takeover).
   Result<bool> swap_if_holder(const store::SqlValue& key, std::string_view ticket, const char* swap) {
-    auto rows = db_->query("SELECT state, ticket, locked_at FROM currency_nonces WHERE nonce = $1", {key});
-    if (!rows) return std::unexpected(std::move(rows.error()));
-    if (rows->size() != 1) return false;
-    const store::Row& row = rows->front();
-    auto state = row.integer(0);
-    auto stored = row.nullable_text(1);
-    if (!state || !stored) return make_error(ErrorCode::kInternal, "malformed row");
-    if (*state != kLocked || !*stored || !ct_equal(as_bytes(**stored), as_bytes(ticket))) return false;
-    // The SQL comparison only ever sees the ticket already proven equal to the stored one.
-    auto changed = db_->execute(swap, {key, **stored});
+    auto changed = db_->execute(swap, {key, ticket_digest(ticket)});
     if (!changed) return std::unexpected(std::move(changed.error()));
     return *changed == 1;
   }

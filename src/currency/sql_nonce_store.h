@@ -5,14 +5,15 @@
 //   if (Status s = currency::migrate_sql_nonce_store(**db); !s) ...   // once at startup
 //   std::unique_ptr<currency::NonceStore> nonces = currency::make_sql_nonce_store(*db);
 //
-// One row per nonce in `currency_nonces`, keyed by the 24-byte signed form (timestamp ‖ random): locked rows hold a
-// ticket (16 random bytes, hex) and the lock time, consumed rows hold neither. The common answers take one
-// atomic statement each (a fresh lock is one INSERT ... ON CONFLICT DO NOTHING; consume and release read the row,
-// compare the ticket in constant time, then update/delete only if the row still holds that ticket); every other
-// answer is decided in a serializable transaction. So the answers of nonce_store.h hold across processes. A stale
-// lock is taken over by comparing lock()'s `now` with the stored lock time, so processes should have roughly
-// synchronized clocks (as the nonce validity window assumes anyway). collect_garbage() forgets nonces whose timestamp has fallen below the validity window at `now`; rows
-// ahead of the window are kept, as they may become valid later.
+// One row per nonce in `currency_nonces`, keyed by the 24-byte signed form (timestamp ‖ random): locked rows hold the
+// SHA-256 of their ticket (the ticket itself — 16 random bytes, hex — is never stored) and the lock time; consumed
+// rows hold neither. The common answers take one atomic statement each: a fresh lock is one INSERT ... ON CONFLICT
+// DO NOTHING, consume and release one UPDATE/DELETE guarded by state = locked and the ticket's digest. Every other
+// answer is decided in a serializable transaction (digests compared in constant time there). So the answers of
+// nonce_store.h hold across processes. A stale lock is taken over by comparing lock()'s `now` with the stored lock
+// time, so processes should have roughly synchronized clocks (as the nonce validity window assumes anyway).
+// collect_garbage() forgets nonces whose timestamp has fallen below the validity window at `now`; rows ahead of the
+// window are kept, as they may become valid later.
 //
 // Calls block on the database (see store/database.h): call them from a worker pool, not a network coroutine.
 #pragma once
