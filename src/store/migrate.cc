@@ -14,12 +14,21 @@ constexpr const char* kCreatePostgres =
     "component TEXT NOT NULL, version BIGINT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
     "PRIMARY KEY (component, version))";
 
+// Any fixed number: the advisory lock that serializes creators of the migrations table (see below).
+constexpr int64_t kCreateLockKey = 0x6f70656e70636331;  // "openpcc1"
+
 Status ensure_migrations_table(Database& db) {
-  // Two PostgreSQL sessions creating the same table at once: one of them fails on the catalog's unique index even
-  // with IF NOT EXISTS. Its second try sees the table.
+  // Two PostgreSQL sessions creating the same table at once: CREATE TABLE IF NOT EXISTS is not safe against that (one
+  // fails on the catalog, as "type ... already exists" or a unique violation). So creators take a transaction-scoped
+  // advisory lock first: the second waits for the first to commit and then sees the table. The retry stays as a
+  // second line of defence (e.g. a server that lacks advisory locks).
   Status s;
   for (int attempt = 0; attempt < 3; ++attempt) {
     s = db.transact([](Transaction& tx) -> Status {
+      if (tx.dialect() == Dialect::kPostgres) {
+        auto locked = tx.query("SELECT 1 FROM pg_advisory_xact_lock($1)", {kCreateLockKey});
+        if (!locked) return std::unexpected(std::move(locked.error()));
+      }
       auto r = tx.execute(tx.dialect() == Dialect::kSqlite ? kCreateSqlite : kCreatePostgres);
       if (!r) return std::unexpected(std::move(r.error()));
       return {};
