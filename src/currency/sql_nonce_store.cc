@@ -135,36 +135,12 @@ class SqlNonceStore final : public NonceStore {
   }
 
   Status consume(const Nonce& nonce, std::string_view ticket) override {
-    const store::SqlValue key = nonce.message();
-    auto swapped = swap_if_holder(key, ticket, kConsumeIfHolder);
-    if (!swapped) return answer(Status(std::unexpected(std::move(swapped.error()))));
-    if (*swapped) return {};
-    Status s = db_->transact([&](store::Transaction& tx) -> Status {
-      auto entry = read_entry(tx, key);
-      if (!entry) return std::unexpected(std::move(entry.error()));
-      if (Status held = check_holder(*entry, ticket); !held) return held;
-      auto updated = tx.execute("UPDATE currency_nonces SET state = 1, ticket = NULL WHERE nonce = $1", {key});
-      if (!updated) return std::unexpected(std::move(updated.error()));
-      if (*updated != 1) return make_error(ErrorCode::kInternal, "consume updated no row");
-      return {};
-    });
-    return answer(std::move(s));
+    return end_lock(nonce, ticket, kConsumeIfHolder,
+                    "UPDATE currency_nonces SET state = 1, ticket = NULL WHERE nonce = $1");
   }
 
   Status release(const Nonce& nonce, std::string_view ticket) override {
-    const store::SqlValue key = nonce.message();
-    auto swapped = swap_if_holder(key, ticket, kReleaseIfHolder);
-    if (!swapped) return answer(Status(std::unexpected(std::move(swapped.error()))));
-    if (*swapped) return {};
-    Status s = db_->transact([&](store::Transaction& tx) -> Status {
-      auto entry = read_entry(tx, key);
-      if (!entry) return std::unexpected(std::move(entry.error()));
-      if (Status held = check_holder(*entry, ticket); !held) return held;
-      auto deleted = tx.execute("DELETE FROM currency_nonces WHERE nonce = $1", {key});
-      if (!deleted) return std::unexpected(std::move(deleted.error()));
-      return {};
-    });
-    return answer(std::move(s));
+    return end_lock(nonce, ticket, kReleaseIfHolder, "DELETE FROM currency_nonces WHERE nonce = $1");
   }
 
   Result<int64_t> collect_garbage(int64_t now_unix) override {
@@ -175,6 +151,25 @@ class SqlNonceStore final : public NonceStore {
   }
 
  private:
+  // consume and release: the one-statement compare-and-swap for the common case, else a transaction that reads the
+  // row, gives the precise answer (not locked, wrong ticket, consumed) or applies `settle` for the holder.
+  Status end_lock(const Nonce& nonce, std::string_view ticket, const char* swap, const char* settle) {
+    const store::SqlValue key = nonce.message();
+    auto swapped = swap_if_holder(key, ticket, swap);
+    if (!swapped) return answer(Status(std::unexpected(std::move(swapped.error()))));
+    if (*swapped) return {};
+    Status s = db_->transact([&](store::Transaction& tx) -> Status {
+      auto entry = read_entry(tx, key);
+      if (!entry) return std::unexpected(std::move(entry.error()));
+      if (Status held = check_holder(*entry, ticket); !held) return held;
+      auto changed = tx.execute(settle, {key});
+      if (!changed) return std::unexpected(std::move(changed.error()));
+      if (*changed != 1) return make_error(ErrorCode::kInternal, "nonce store: the held row changed no row");
+      return {};
+    });
+    return answer(std::move(s));
+  }
+
   // Runs `swap` (guarded by state = locked and the stored ticket digest) as one auto-committed statement: true if it
   // took effect. False sends the caller to the transaction, which gives the precise answer (not locked, wrong
   // ticket, consumed, or changed by a concurrent takeover).
