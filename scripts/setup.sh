@@ -10,7 +10,9 @@ packages=(
   g++ cmake ninja-build ccache pkg-config git
   # libraries (see docs/ARCHITECTURE.md, "Dependencies")
   libssl-dev libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libprotobuf-dev protobuf-compiler libsqlite3-dev libpq-dev zlib1g-dev
+  libprotobuf-dev protobuf-compiler libsqlite3-dev libpq-dev zlib1g-dev libtss2-dev
+  # the TPM 2.0 emulator the attestation tests and the local stack run (tpm2-tools: independent cross-checks)
+  swtpm swtpm-tools tpm2-tools
   # the PostgreSQL server the store tests start on loopback (tests/support/postgres_server.h)
   postgresql
   # tests, benchmarks, fuzzing (libFuzzer comes with clang's runtime; clang 19 is the first Debian clang whose
