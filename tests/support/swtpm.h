@@ -59,7 +59,8 @@ class Swtpm {
       if (!mkdtemp(tmpl.data())) return std::unexpected(failure("mkdtemp failed"));
       tpm->dir_ = tmpl;
       tpm->port_ = port;
-      auto started = tpm->spawn(*binary);
+      tpm->binary_ = *binary;
+      auto started = tpm->spawn();
       if (started) return tpm;
       last_error = started.error().message;
       // ~Swtpm cleans up this attempt.
@@ -81,6 +82,13 @@ class Swtpm {
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   const std::filesystem::path& state_dir() const { return dir_; }
+
+  // A power cycle: stops swtpm and starts it again on the same ports and state directory. Persistent objects and
+  // NV survive; PCRs, sessions and transient objects do not (like a machine reboot). Existing TPM connections break.
+  Status restart() {
+    stop();
+    return spawn();
+  }
 
   // Stops swtpm and reaps it (idempotent). The state directory stays until destruction.
   void stop() {
@@ -182,9 +190,9 @@ class Swtpm {
     return s;
   }
 
-  Status spawn(const std::string& binary) {
+  Status spawn() {
     const std::string log = (dir_ / "swtpm.log").string();
-    std::vector<std::string> argv = {binary,
+    std::vector<std::string> argv = {binary_,
                                      "socket",
                                      "--tpm2",
                                      "--tpmstate",
@@ -198,7 +206,7 @@ class Swtpm {
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
-    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     const pid_t parent = getpid();
     pid_t pid = fork();
@@ -231,6 +239,7 @@ class Swtpm {
     return std::unexpected(failure("swtpm did not accept connections within 15 s:\n" + log_tail()));
   }
 
+  std::string binary_;
   std::filesystem::path dir_;
   int port_ = 0;
   pid_t pid_ = -1;

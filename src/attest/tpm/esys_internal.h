@@ -73,8 +73,8 @@ struct EsysFree {
 template <class T>
 using EsysPtr = std::unique_ptr<T, EsysFree>;
 
-// A session handle, flushed on destruction unless the TPM already did (forget() after a successful command with
-// continueSession clear). Use only while holding the core's mutex.
+// A session handle, flushed on destruction unless the TPM already ended it (ended_by_tpm() after a successful
+// command with continueSession clear). Use only while holding the core's mutex.
 class SessionHandle {
  public:
   SessionHandle(DeviceCore& core, ESYS_TR tr) : core_(&core), tr_(tr) {}
@@ -85,7 +85,11 @@ class SessionHandle {
     if (tr_ != ESYS_TR_NONE) Esys_FlushContext(core_->esys, tr_);
   }
   ESYS_TR get() const { return tr_; }
-  void forget() { tr_ = ESYS_TR_NONE; }
+  // The TPM closed the session; ESAPI still holds its metadata (it does not drop it by itself), so release that.
+  void ended_by_tpm() {
+    if (tr_ != ESYS_TR_NONE) Esys_TR_Close(core_->esys, &tr_);
+    tr_ = ESYS_TR_NONE;
+  }
 
  private:
   DeviceCore* core_;

@@ -55,8 +55,8 @@ Result<TpmKey> make_persistent(const TpmDevice& tpm, const TpmKey& key, uint32_t
     return tss_error("Esys_EvictControl(persist at " + handle_text(persistent_handle) + ")", rc);
   }
   auto object = std::make_unique<internal::LoadedObject>(core, persistent, /*persistent=*/true);
-  return internal::KeyAccess::make(std::move(object), Bytes(key.public_area().begin(), key.public_area().end()),
-                                   Bytes(key.name().begin(), key.name().end()), persistent_handle);
+  return internal::KeyAccess::make(std::move(object), key.public_area(),
+                                   key.name(), persistent_handle);
 }
 
 Result<TpmKey> open_persistent(const TpmDevice& tpm, uint32_t persistent_handle) {

@@ -25,9 +25,9 @@ class TpmKey {
   ~TpmKey();
 
   // The marshalled TPMT_PUBLIC (what the TPM hashes into the Name; attest::parse_tpmt_public reads it).
-  ByteSpan public_area() const { return public_area_; }
+  const Bytes& public_area() const { return public_area_; }
   // nameAlg (u16 BE) ‖ H(public_area): 34 bytes for SHA-256 keys.
-  ByteSpan name() const { return name_; }
+  const Bytes& name() const { return name_; }
   // The TPM handle (0x81xxxxxx) of a persistent key; nullopt for a transient one.
   std::optional<uint32_t> persistent_handle() const { return persistent_handle_; }
 

@@ -128,7 +128,7 @@ Result<SecretBytes> TpmRekKey::dh(ByteSpan peer_public_key) const {
     if (is_policy_rc(rc)) return policy_failure(rc, "Esys_ECDH_ZGen");
     return tss_error("Esys_ECDH_ZGen", rc);
   }
-  session->forget();
+  session->ended_by_tpm();
 
   const TPM2B_ECC_PARAMETER& x = out_point->point.x;
   if (x.size > kCoordinateSize) return make_error(ErrorCode::kInternal, "tpm: ZGen x-coordinate too long");
