@@ -4,6 +4,8 @@
 #
 #   tests/data/tpm/make_fixtures.sh <build dir with tests/attest_tests>
 #
+# ($ATTEST_TESTS, when set, names the test binary instead.)
+#
 # Needs swtpm (0.7), tpm2-tools (5.x), a C compiler and libtss2-dev. Uses a throwaway TPM state directory and TCP ports $SWTPM_PORT and
 # $SWTPM_PORT+1 (default 23321/23322).
 set -euo pipefail
@@ -26,8 +28,10 @@ echo "$NONCE" > "$HERE/quote_nonce.hex"
 
 # 1. The event log of the fixed boot manifest (tests/unit/attest/tpm_fixtures.h), written by our EventLogWriter,
 #    and the (pcr, digest) of each of its events.
-OPENPCC_WRITE_TPM_FIXTURES="$HERE" "$BUILD/tests/attest_tests" \
-  --gtest_filter='BootManifestFixture.CommittedEventLogIsWhatTheWriterProduces' > /dev/null
+#    Also a small log that starts at locality 3 (EventLogWriter(3)).
+OPENPCC_WRITE_TPM_FIXTURES="$HERE" "${ATTEST_TESTS:-$BUILD/tests/attest_tests}" --gtest_filter=\
+'BootManifestFixture.CommittedEventLogIsWhatTheWriterProduces:EventLogFixture.CommittedLocalityLogIsWhatTheWriterProduces' \
+  > /dev/null
 
 # 2. Independent replays by tpm2_eventlog: of our log, and of the real GCE log from tests/data/attestation.
 tpm2_eventlog "$HERE/boot_eventlog.bin" > "$HERE/boot_eventlog.yaml" 2> /dev/null
@@ -35,27 +39,31 @@ awk '/^-- test_tcg_event_log.pem --/{f=1; next} /^-- /{f=0} f' "$HERE/../attesta
   sed -n '/-----BEGIN/,/-----END/p' | grep -v -- '-----' | base64 -d > "$WORK/gce_eventlog.bin"
 tpm2_eventlog "$WORK/gce_eventlog.bin" > "$HERE/gce_eventlog.yaml" 2> /dev/null
 
-# 3. A fresh software TPM.
-mkdir -p "$WORK/state"
-swtpm socket --tpm2 --server type=tcp,port="$PORT" --ctrl type=tcp,port=$((PORT + 1)) \
-  --tpmstate dir="$WORK/state" --flags not-need-init,startup-clear &
-SWTPM_PID=$!
+# 3. A fresh software TPM (started and cleared by swtpm itself).
+start_swtpm() {  # state dir, extra swtpm flags
+  mkdir -p "$1"
+  swtpm socket --tpm2 --server type=tcp,port="$PORT" --ctrl type=tcp,port=$((PORT + 1)) \
+    --tpmstate dir="$1" --flags "$2" &
+  SWTPM_PID=$!
+  for _ in $(seq 50); do swtpm_ioctl --tcp "127.0.0.1:$((PORT + 1))" -g > /dev/null 2>&1 && break; sleep 0.1; done
+}
+stop_swtpm() { kill "$SWTPM_PID"; wait "$SWTPM_PID" 2>/dev/null || true; SWTPM_PID=; }
 export TPM2TOOLS_TCTI="swtpm:port=$PORT"
-for _ in $(seq 50); do tpm2_getrandom 8 > /dev/null 2>&1 && break; sleep 0.1; done
+start_swtpm "$WORK/state" not-need-init,startup-clear
 cd "$WORK"
 # Without a resource manager, sessions and transient objects outlive each tool; drop them between steps.
 flush() { tpm2_flushcontext -t; tpm2_flushcontext -l; tpm2_flushcontext -s; }
+cc -O1 -o tpm_fixture_helper "$HERE/tpm_fixture_helper.c" $(pkg-config --cflags --libs tss2-esys tss2-tctildr)
 
 # 4. PolicyPCR from trial sessions: over the reset values, then (after replaying our log into the TPM) over the
 #    booted values. tpm2-tools 5.4 refuses selections of more than 8 PCRs, so the 9-PCR attested set goes through
-#    policy_pcr_trial.c (ESAPI); the smaller selections through tpm2_createpolicy as a second, independent client.
-cc -O1 -o policy_pcr_trial "$HERE/policy_pcr_trial.c" $(pkg-config --cflags --libs tss2-esys tss2-tctildr)
+#    tpm_fixture_helper.c (ESAPI); the smaller selections through tpm2_createpolicy as a second, independent client.
 ATTESTED="0 1 2 3 4 5 7 8 12"
 tpm2_pcrread "$PCRS" -o "$HERE/pcr_values_reset.bin" > /dev/null
-./policy_pcr_trial $ATTESTED > "$HERE/policy_pcr_reset.bin"
+./tpm_fixture_helper policy-pcr $ATTESTED > "$HERE/policy_pcr_reset.bin"
 while read -r pcr digest; do tpm2_pcrextend "$pcr:sha256=$digest"; done < "$HERE/boot_pcr_extends.txt"
 tpm2_pcrread "$PCRS" -o "$HERE/pcr_values_boot.bin" > /dev/null
-./policy_pcr_trial $ATTESTED > "$HERE/policy_pcr_boot.bin"
+./tpm_fixture_helper policy-pcr $ATTESTED > "$HERE/policy_pcr_boot.bin"
 tpm2_createpolicy --policy-pcr -l sha256:0,7 -L "$HERE/policy_pcr_0_7_boot.bin" > /dev/null
 tpm2_createpolicy --policy-pcr -l sha256:0,1,2,3,4,5,7,8 -L "$HERE/policy_pcr_0_8_boot.bin" > /dev/null
 flush
@@ -104,5 +112,13 @@ tpm2_create -C primary.ctx -G ecc256:ecdsa-sha256 -u sign.tpm2b -r sign.priv > /
 flush
 tpm2_load -C primary.ctx -u sign.tpm2b -r sign.priv -c sign.ctx -n "$HERE/key_ecc.name" > /dev/null
 tail -c +3 sign.tpm2b > "$HERE/key_ecc.tpmt_public"
+
+# 7. A second TPM started from locality 3 (PCR 0 begins at 00…03), extended with the measured events of the
+#    locality log: what replaying that log must give (tpm2_eventlog 5.4 ignores StartupLocality, see README.md).
+stop_swtpm
+start_swtpm "$WORK/state3" not-need-init
+./tpm_fixture_helper startup-clear 3
+while read -r pcr digest; do tpm2_pcrextend "$pcr:sha256=$digest"; done < "$HERE/locality_pcr_extends.txt"
+tpm2_pcrread sha256:0,7 -o "$HERE/locality_pcr_values.bin" > /dev/null
 
 echo "fixtures written to $HERE"
