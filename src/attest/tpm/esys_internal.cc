@@ -28,6 +28,13 @@ Result<ESYS_TR> key_handle(const DeviceCore& core, const TpmKey& key, std::strin
   return object->tr;
 }
 
+Result<TSS2_SYS_CONTEXT*> sys_context(DeviceCore& core) {
+  TSS2_SYS_CONTEXT* sys = nullptr;
+  TSS2_RC rc = Esys_GetSysContext(core.esys, &sys);
+  if (rc != TSS2_RC_SUCCESS || sys == nullptr) return tss_error("Esys_GetSysContext", rc);
+  return sys;
+}
+
 Result<SessionHandle> start_session(DeviceCore& core, TPM2_SE type) {
   TPMT_SYM_DEF symmetric{};
   symmetric.algorithm = TPM2_ALG_NULL;

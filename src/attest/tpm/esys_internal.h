@@ -5,6 +5,7 @@
 
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
+#include <tss2/tss2_sys.h>
 #include <tss2/tss2_tpm2_types.h>
 
 #include <cstdint>
@@ -73,8 +74,7 @@ struct EsysFree {
 template <class T>
 using EsysPtr = std::unique_ptr<T, EsysFree>;
 
-// A session handle, flushed on destruction unless the TPM already ended it (ended_by_tpm() after a successful
-// command with continueSession clear). Use only while holding the core's mutex.
+// An ESAPI session handle, flushed on destruction. Use only while holding the core's mutex.
 class SessionHandle {
  public:
   SessionHandle(DeviceCore& core, ESYS_TR tr) : core_(&core), tr_(tr) {}
@@ -85,15 +85,32 @@ class SessionHandle {
     if (tr_ != ESYS_TR_NONE) Esys_FlushContext(core_->esys, tr_);
   }
   ESYS_TR get() const { return tr_; }
-  // The TPM closed the session; ESAPI still holds its metadata (it does not drop it by itself), so release that.
-  void ended_by_tpm() {
-    if (tr_ != ESYS_TR_NONE) Esys_TR_Close(core_->esys, &tr_);
-    tr_ = ESYS_TR_NONE;
-  }
 
  private:
   DeviceCore* core_;
   ESYS_TR tr_;
+};
+
+// The SAPI context inside the ESAPI context, for the hot path where ESAPI's per-command session bookkeeping costs
+// more than the TPM: tpm2-tss 3.x builds a fresh OpenSSL library context for every hash, HMAC and nonce it computes
+// (milliseconds of CPU per policy-session command). Use only while holding the mutex, between ESAPI commands.
+Result<TSS2_SYS_CONTEXT*> sys_context(DeviceCore& core);
+
+// A session started through SAPI (a raw TPM handle, unknown to ESAPI): TPM2_FlushContext on destruction unless the
+// TPM ended it. Use only while holding the core's mutex.
+class SysSessionHandle {
+ public:
+  SysSessionHandle(TSS2_SYS_CONTEXT* sys, TPMI_SH_AUTH_SESSION handle) : sys_(sys), handle_(handle) {}
+  SysSessionHandle(const SysSessionHandle&) = delete;
+  SysSessionHandle& operator=(const SysSessionHandle&) = delete;
+  ~SysSessionHandle() {
+    if (handle_ != 0) Tss2_Sys_FlushContext(sys_, handle_);
+  }
+  void ended_by_tpm() { handle_ = 0; }
+
+ private:
+  TSS2_SYS_CONTEXT* sys_;
+  TPMI_SH_AUTH_SESSION handle_;
 };
 
 // An unsalted, unbound session of `type` (TPM2_SE_POLICY or TPM2_SE_TRIAL) with SHA-256. Caller holds the mutex.

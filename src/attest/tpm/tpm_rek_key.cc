@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "attest/tpm/esys_internal.h"
+#include "common/random.h"
 
 namespace openpcc::tpm {
 namespace {
@@ -12,14 +13,6 @@ using internal::DeviceCore;
 using internal::tss_error;
 
 constexpr size_t kCoordinateSize = 32;
-
-// ZGen's output is the shared point: wipe it before ESAPI's allocation goes back to the heap.
-struct WipeAndFree {
-  void operator()(TPM2B_ECC_POINT* p) const {
-    secure_wipe(p, sizeof *p);
-    Esys_Free(p);
-  }
-};
 
 std::unexpected<Error> policy_failure(TSS2_RC rc, std::string_view step) {
   auto e = tss_error(step, rc);
@@ -98,39 +91,63 @@ Result<SecretBytes> TpmRekKey::dh(ByteSpan peer_public_key) const {
   std::memcpy(in_point.point.x.buffer, peer_public_key.data() + 1, kCoordinateSize);
   in_point.point.y.size = kCoordinateSize;
   std::memcpy(in_point.point.y.buffer, peer_public_key.data() + 1 + kCoordinateSize, kCoordinateSize);
-  in_point.size = static_cast<UINT16>(2 * (2 + kCoordinateSize));
 
   auto selection = internal::golden_pcr_selection(golden_);
   if (!selection) return std::unexpected(selection.error());
   auto pcr_digest = internal::to_tpm2b_digest(golden_digest_, "PCR digest");
   if (!pcr_digest) return std::unexpected(pcr_digest.error());
+  // nonceCaller for the session and for the ZGen authorization (the TPM wants at least 16 bytes; it never checks
+  // them here: the session has no HMAC key).
+  TPM2B_NONCE nonce{};
+  nonce.size = kCoordinateSize;
+  fill_random(std::span<uint8_t>(nonce.buffer, nonce.size));
 
   const internal::LoadedObject* object = internal::KeyAccess::object(rek_);
   DeviceCore& core = *object->core;
   std::lock_guard lock(core.mutex);
-  auto session = internal::start_session(core, TPM2_SE_POLICY);
-  if (!session) return std::unexpected(session.error());
+  auto sys = internal::sys_context(core);
+  if (!sys) return std::unexpected(sys.error());
+  TPM2_HANDLE rek_handle = 0;
+  if (TSS2_RC rc = Esys_TR_GetTpmHandle(core.esys, object->tr, &rek_handle); rc != TSS2_RC_SUCCESS) {
+    return tss_error("Esys_TR_GetTpmHandle(REK)", rc);
+  }
+
+  // StartAuthSession(POLICY, unsalted, unbound).
+  TPM2B_ENCRYPTED_SECRET no_salt{};
+  TPMT_SYM_DEF no_symmetric{};
+  no_symmetric.algorithm = TPM2_ALG_NULL;
+  TPMI_SH_AUTH_SESSION session_handle = 0;
+  TPM2B_NONCE nonce_tpm{};
+  TSS2_RC rc = Tss2_Sys_StartAuthSession(*sys, TPM2_RH_NULL, TPM2_RH_NULL, nullptr, &nonce, &no_salt,
+                                         TPM2_SE_POLICY, &no_symmetric, TPM2_ALG_SHA256, &session_handle,
+                                         &nonce_tpm, nullptr);
+  if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_StartAuthSession", rc);
+  internal::SysSessionHandle session(*sys, session_handle);
+
   // With a non-empty pcrDigest the TPM compares it with the current PCRs right here (TPM_RC_VALUE on mismatch).
-  TSS2_RC rc = Esys_PolicyPCR(core.esys, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &*pcr_digest,
-                              &*selection);
+  rc = Tss2_Sys_PolicyPCR(*sys, session_handle, nullptr, &*pcr_digest, &*selection, nullptr);
   if (rc != TSS2_RC_SUCCESS) {
-    if (is_policy_rc(rc)) return policy_failure(rc, "Esys_PolicyPCR");
-    return tss_error("Esys_PolicyPCR", rc);
+    if (is_policy_rc(rc)) return policy_failure(rc, "TPM2_PolicyPCR");
+    return tss_error("TPM2_PolicyPCR", rc);
   }
-  // The TPM ends the session after a successful ZGen, which saves a FlushContext round trip.
-  rc = Esys_TRSess_SetAttributes(core.esys, session->get(), 0, TPMA_SESSION_CONTINUESESSION);
-  if (rc != TSS2_RC_SUCCESS) return tss_error("Esys_TRSess_SetAttributes", rc);
 
-  TPM2B_ECC_POINT* raw_out = nullptr;
-  rc = Esys_ECDH_ZGen(core.esys, object->tr, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, &in_point, &raw_out);
-  std::unique_ptr<TPM2B_ECC_POINT, WipeAndFree> out_point(raw_out);
+  // continueSession CLEAR: the TPM ends the session after a successful ZGen, which saves a FlushContext.
+  TSS2L_SYS_AUTH_COMMAND auths{};
+  auths.count = 1;
+  auths.auths[0].sessionHandle = session_handle;
+  auths.auths[0].nonce = nonce;
+  auths.auths[0].sessionAttributes = 0;
+  TSS2L_SYS_AUTH_RESPONSE response_auths{};
+  TPM2B_ECC_POINT out_point{};
+  WipeOnExit wipe_out(std::span<uint8_t>(reinterpret_cast<uint8_t*>(&out_point), sizeof out_point));
+  rc = Tss2_Sys_ECDH_ZGen(*sys, rek_handle, &auths, &in_point, &out_point, &response_auths);
   if (rc != TSS2_RC_SUCCESS) {
-    if (is_policy_rc(rc)) return policy_failure(rc, "Esys_ECDH_ZGen");
-    return tss_error("Esys_ECDH_ZGen", rc);
+    if (is_policy_rc(rc)) return policy_failure(rc, "TPM2_ECDH_ZGen");
+    return tss_error("TPM2_ECDH_ZGen", rc);
   }
-  session->ended_by_tpm();
+  session.ended_by_tpm();
 
-  const TPM2B_ECC_PARAMETER& x = out_point->point.x;
+  const TPM2B_ECC_PARAMETER& x = out_point.point.x;
   if (x.size > kCoordinateSize) return make_error(ErrorCode::kInternal, "tpm: ZGen x-coordinate too long");
   SecretBytes shared(kCoordinateSize);
   std::memcpy(shared.data() + (kCoordinateSize - x.size), x.buffer, x.size);

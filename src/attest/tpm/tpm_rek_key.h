@@ -7,8 +7,10 @@
 //
 // dh(peer) = the x-coordinate of d·peer, computed as: validate the peer point (uncompressed, on P-256), then
 // TPM2_StartAuthSession(POLICY) → TPM2_PolicyPCR(SHA-256 of the golden values, their selection) →
-// TPM2_ECDH_ZGen(REK, that session). The session is closed by the TPM after ZGen (continueSession clear) or
-// flushed on failure. One ZGen per call: DHKEM Decap calls dh once.
+// TPM2_ECDH_ZGen(REK, that session): three TPM commands. The session is closed by the TPM after ZGen
+// (continueSession clear) or flushed on failure. One ZGen per call: DHKEM Decap calls dh once. These three commands
+// go through SAPI rather than ESAPI: the session has no HMAC key, so ESAPI's per-command hashing protects nothing,
+// and tpm2-tss 3.x spends ~1 ms of CPU per hash on setting up OpenSSL (see docs/BENCHMARKS.md).
 //
 // When the PCRs no longer hold the golden values, dh fails with kAuthenticationFailed and a message starting
 // "tpm: REK PCR policy not satisfied" — it never falls back to anything else. Safe for concurrent calls (the
