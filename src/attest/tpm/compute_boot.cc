@@ -131,10 +131,12 @@ Result<AttestedNode> boot_compute_node(const TpmDevice& tpm, const ComputeBootCo
     return make_error(ErrorCode::kInternal, "compute boot: PCRs after measuring differ from the manifest's values");
   }
 
-  // 3. Keys.
-  auto srk = create_storage_primary(tpm);
-  if (!srk) return std::unexpected(srk.error());
-  auto rek = create_rek(tpm, *srk, *golden);
+  // 3. Keys. The storage primary is flushed as soon as the REK is loaded: TPMs have few object slots (swtpm: 3).
+  auto rek = [&]() -> Result<RekCreation> {
+    auto srk = create_storage_primary(tpm);
+    if (!srk) return std::unexpected(srk.error());
+    return create_rek(tpm, *srk, *golden);
+  }();
   if (!rek) return std::unexpected(rek.error());
   auto ak = create_ak(tpm, config.ak_algorithm);
   if (!ak) return std::unexpected(ak.error());
