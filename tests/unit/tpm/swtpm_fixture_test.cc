@@ -85,5 +85,35 @@ TEST(SwtpmFixtureTest, TwoInstancesRunInParallelWithSeparateState) {
   EXPECT_EQ(vb->at(16), expected(5));
 }
 
+TEST(SwtpmFixtureTest, TwoDevicesOnOneSwtpmConcurrently) {
+  // Two connections (as two processes on one TPM would have), used at the same time from two threads. The swtpm
+  // TCTI connects per command, so their commands interleave on the one TPM.
+  auto swtpm = test_support::Swtpm::start();
+  ASSERT_TRUE(swtpm) << swtpm.error().to_string();
+  auto first = open_started((*swtpm)->tcti());
+  auto second = open_started((*swtpm)->tcti());
+  ASSERT_TRUE(first) << first.error().to_string();
+  ASSERT_TRUE(second) << second.error().to_string();
+  const Bytes digest(32, 0x77);
+  constexpr int kPerThread = 20;
+  auto work = [&](const TpmDevice& d) {
+    for (int i = 0; i < kPerThread; ++i) {
+      EXPECT_TRUE(d.pcr_extend(16, digest));
+      EXPECT_TRUE(d.pcr_read(std::array<uint32_t, 1>{16}));
+    }
+  };
+  std::thread t1([&] { work(*first); });
+  std::thread t2([&] { work(*second); });
+  t1.join();
+  t2.join();
+  Bytes expected(32, 0);
+  for (int i = 0; i < 2 * kPerThread; ++i) expected = attest::pcr_extend(expected, digest);
+  auto a = first->pcr_read(std::array<uint32_t, 1>{16});
+  auto b = second->pcr_read(std::array<uint32_t, 1>{16});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->at(16), expected);
+  EXPECT_EQ(b->at(16), expected);
+}
+
 }  // namespace
 }  // namespace openpcc::tpm
