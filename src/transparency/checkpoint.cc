@@ -37,6 +37,9 @@ std::string checkpoint_body(const Checkpoint& checkpoint) {
 Result<Checkpoint> parse_checkpoint(std::string_view body) {
   if (body.size() > kMaxNoteSize) return make_error(ErrorCode::kLimitExceeded, "checkpoint: too large");
   if (body.empty() || body.back() != '\n') return make_error(ErrorCode::kDecode, "checkpoint: must end in a newline");
+  // What any note text must be (valid UTF-8, no control characters but newlines), so that every checkpoint that
+  // parses can also be signed.
+  if (auto s = check_note_text(body); !s) return make_error(ErrorCode::kDecode, "checkpoint: " + s.error().message);
   std::vector<std::string_view> lines;
   for (std::string_view rest = body; !rest.empty();) {
     size_t eol = rest.find('\n');

@@ -29,8 +29,9 @@ struct Checkpoint {
 // The note text: origin, size, root, extension lines, each ending in a newline.
 std::string checkpoint_body(const Checkpoint& checkpoint);
 
-// Strict: at least three lines, each non-empty, the text ends in a newline, the size is canonical decimal that fits
-// in 64 bits, the root is canonical base64 of 32 bytes, no control characters. kDecode otherwise.
+// Strict: a valid note text (check_note_text: UTF-8, no control characters but newlines, ends in a newline), at
+// least three lines, each non-empty, the size is canonical decimal that fits in 64 bits, the root is canonical base64
+// of 32 bytes. kDecode otherwise.
 Result<Checkpoint> parse_checkpoint(std::string_view body);
 
 // Signs the checkpoint's body (kInvalidArgument for an origin or extension line that cannot be a line of it).

@@ -68,6 +68,7 @@ TEST(Checkpoint, StrictParsing) {
       "Log\n 123\n" + root + "\n",
       "Lo\tg\n123\n" + root + "\n",                   // control character
       "Log\r\n123\n" + root + "\n",
+      "Lo\xffg\n123\n" + root + "\n",               // invalid UTF-8
       "",
   };
   for (const auto& b : bad) {
