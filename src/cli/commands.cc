@@ -7,6 +7,9 @@ void register_commands(CLI::App& app, int& exit_code) {
   add_keygen_command(app, exit_code);
   add_authbank_command(app, exit_code);
   add_blindbank_command(app, exit_code);
+  add_tlog_command(app, exit_code);
+  add_compute_boot_command(app, exit_code);
+  add_verify_command(app, exit_code);
 }
 
 }  // namespace openpcc::cli

@@ -14,5 +14,8 @@ void add_conformance_command(CLI::App& app, int& exit_code);
 void add_keygen_command(CLI::App& app, int& exit_code);
 void add_authbank_command(CLI::App& app, int& exit_code);
 void add_blindbank_command(CLI::App& app, int& exit_code);
+void add_tlog_command(CLI::App& app, int& exit_code);
+void add_compute_boot_command(CLI::App& app, int& exit_code);
+void add_verify_command(CLI::App& app, int& exit_code);
 
 }  // namespace openpcc::cli
