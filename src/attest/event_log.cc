@@ -9,6 +9,7 @@
 #include "attest/uefi.h"
 #include "common/byte_reader.h"
 #include "crypto/sha256.h"
+#include "crypto/sha256_stream.h"
 
 namespace openpcc::attest {
 
@@ -306,11 +307,15 @@ PcrValues replay_event_log(const EventLog& log, std::span<const uint32_t> pcrs) 
     if (pcr == 0) start.back() = log.startup_locality;
     values.emplace(pcr, std::move(start));
   }
+  crypto::Sha256Stream hasher;  // one SHA-256 fetch for the whole replay, not one per extend
   for (const TcgEvent& ev : log.events) {
     if (ev.type == kEvNoAction) continue;  // informational, never extended
     auto it = values.find(ev.pcr);
     if (it == values.end()) continue;
-    it->second = pcr_extend(it->second, ev.sha256);
+    hasher.update(it->second);
+    hasher.update(ev.sha256);
+    const auto next = hasher.finish();
+    it->second.assign(next.begin(), next.end());
   }
   return values;
 }

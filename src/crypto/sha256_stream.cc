@@ -9,9 +9,10 @@ namespace openpcc::crypto {
 // As in sha256(): the digest calls only fail on allocation failure or a missing provider, which leave nothing to
 // recover, so they abort instead of threading an error through every caller.
 void Sha256Stream::Deleter::operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+void Sha256Stream::Deleter::operator()(EVP_MD* md) const { EVP_MD_free(md); }
 
-Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) std::abort();
+Sha256Stream::Sha256Stream() : md_(EVP_MD_fetch(nullptr, "SHA2-256", nullptr)), ctx_(EVP_MD_CTX_new()) {
+  if (!md_ || !ctx_ || EVP_DigestInit_ex(ctx_.get(), md_.get(), nullptr) != 1) std::abort();
 }
 Sha256Stream::Sha256Stream(Sha256Stream&&) noexcept = default;
 Sha256Stream& Sha256Stream::operator=(Sha256Stream&&) noexcept = default;
@@ -26,7 +27,7 @@ Sha256Digest Sha256Stream::finish() {
   Sha256Digest out{};
   unsigned int size = 0;
   if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &size) != 1 || size != out.size() ||
-      EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+      EVP_DigestInit_ex(ctx_.get(), md_.get(), nullptr) != 1) {
     std::abort();
   }
   return out;
