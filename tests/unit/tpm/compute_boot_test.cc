@@ -15,6 +15,7 @@
 #include "common/random.h"
 #include "crypto/hpke.h"
 #include "swtpm_device.h"
+#include "unit/attest/sevsnp_test_data.h"
 #include "wire/compute_request.h"
 
 namespace openpcc::tpm {
@@ -164,6 +165,34 @@ TEST_F(ComputeBootTest, ProductionPolicyRejectsTheSimulatedTee) {
   expect_rejected_by(evidence_a(), "tee.simulated_allowed", policy);
   VerificationReport report = attest::verify_evidence(evidence_a(), policy);
   EXPECT_NE(attest::format_report(report).find("SIMULATED"), std::string::npos);
+}
+
+TEST_F(ComputeBootTest, ARealSevSnpReportVerifiesButIsNotBoundToThisNode) {
+  // The production path with real AMD data: the Azure report's VCEK chain, CRL and signature verify inside the
+  // evidence verifier, but its report_data was made for another quote, so the binding check refuses it.
+  auto evidence = evidence_a();
+  auto* tee = piece(evidence, pb::SIMULATED_TEE_REPORT);
+  ASSERT_NE(tee, nullptr);
+  tee->set_type(pb::SEVSNP_REPORT);
+  Bytes report = attest::testing::azure_report();
+  ASSERT_EQ(report.size(), attest::kSevSnpReportSize);
+  tee->set_data(std::string(report.begin(), report.end()));
+  const Bytes& vcek = attest::testing::vcek().der();
+  tee->set_signature(std::string(vcek.begin(), vcek.end()));
+
+  auto policy = VerifierPolicy::production();
+  policy.image_manifests = local_policy().image_manifests;
+  policy.now = kBootTime + 60;
+  policy.sevsnp = attest::testing::azure_policy();
+  VerificationReport report_ok = attest::verify_evidence(evidence, policy);
+  ASSERT_FALSE(report_ok.ok());
+  EXPECT_EQ(report_ok.find("tee.simulated_allowed")->status, CheckStatus::kPassed);
+  EXPECT_EQ(report_ok.find("tee.signature")->status, CheckStatus::kPassed) << attest::format_report(report_ok);
+  EXPECT_EQ(report_ok.first_failure()->name, "tee.report_data") << attest::format_report(report_ok);
+
+  // Without the CRL the chain itself is refused (revocation is not optional, unlike the reference).
+  policy.sevsnp.crls.clear();
+  expect_rejected_by(evidence, "tee.signature", policy);
 }
 
 TEST_F(ComputeBootTest, AnUntrustedSimulatedRootIsRejected) {
