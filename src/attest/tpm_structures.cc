@@ -21,6 +21,8 @@ std::string alg_name(uint16_t alg) { return hex_id(alg); }
 // Runs one libtss2-mu unmarshaller over the whole input; an error unless it succeeds and consumes every byte.
 template <class T, class Fn>
 Status unmarshal_whole(std::string_view what, ByteSpan in, Fn fn, T* out) {
+  // libtss2-mu treats a null buffer (an empty span's data()) as a caller bug and logs it; it is just short input.
+  if (in.empty()) return make_error(ErrorCode::kTruncated, std::string(what) + ": empty input");
   size_t offset = 0;
   const TSS2_RC rc = fn(in.data(), in.size(), &offset, out);
   if (rc == TSS2_MU_RC_INSUFFICIENT_BUFFER) {

@@ -5,6 +5,9 @@
 // nothing of the TSS types leaks to callers. Every parser requires the whole input to be consumed and rejects
 // algorithms we do not use with kUnsupported; malformed bytes give kDecode.
 //
+// libtss2-mu reports some malformed inputs on stderr (log module "marshal", levels ERROR/WARNING) before returning its
+// error; processes that parse untrusted evidence may silence it with TSS2_LOG=marshal+none in their environment.
+//
 // Algorithm and structure tags keep their TCG numbers (TPM_ALG_*, TPM_ST_*) so that error messages and callers can
 // compare against the specification directly.
 #pragma once
