@@ -77,8 +77,10 @@ Result<EvpPkeyPtr> import_point(EcCurve curve, ByteSpan point) {
     return openssl_error(ErrorCode::kInvalidArgument, "ecdsa: public key is not a point on the curve");
   }
   EvpPkeyPtr key(raw);
+  // P-256 and P-384 have cofactor 1, so a point on the curve that is not the identity is in the prime-order group:
+  // the quick check (on-curve) is complete here and skips the full check's n·Q scalar multiplication.
   EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
     return openssl_error(ErrorCode::kInvalidArgument, "ecdsa: public key fails validation");
   }
   return key;
