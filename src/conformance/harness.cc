@@ -26,6 +26,7 @@ Harness Harness::with_all_operations() {
   add_rsa_blind_operations(h);
   add_rsa_operations(h);
   add_currency_operations(h);
+  add_sevsnp_operations(h);
   add_merkle_operations(h);
   return h;
 }

@@ -46,6 +46,7 @@ void add_ohttp_operations(Harness& h);
 void add_rsa_blind_operations(Harness& h);  // rsa_blind.*: suite-named blind, blind_sign, finalize, verify
 void add_rsa_operations(Harness& h);        // rsa.pbssa.*, rsa.bssa.verify: vector-shaped, PSS variant by salt_length
 void add_currency_operations(Harness& h);   // currency.encode, currency.decode
+void add_sevsnp_operations(Harness& h);     // sevsnp.verify: report + VCEK (+ ASK, ARK, CRLs) → valid
 void add_merkle_operations(Harness& h);     // merkle.verify_inclusion, merkle.verify_consistency, merkle.root
 
 }  // namespace openpcc::conformance
