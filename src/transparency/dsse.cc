@@ -86,7 +86,34 @@ nlohmann::json dsse_envelope_to_json_value(const DsseEnvelope& envelope) {
               {"signatures", std::move(signatures)}};
 }
 
-std::string to_json(const DsseEnvelope& envelope) { return dump_canonical(dsse_envelope_to_json_value(envelope)); }
+std::string to_json(const DsseEnvelope& envelope) {
+  // The text dump_canonical(dsse_envelope_to_json_value(envelope)) gives, written directly: this is the log leaf, which
+  // every bundle verification recomputes, and building the JSON tree first costs more than the hashing it feeds.
+  // Strings go through nlohmann one by one so that escaping is exactly the same.
+  const std::string payload = to_base64(envelope.payload);
+  std::string out;
+  out.reserve(64 + payload.size() + envelope.payload_type.size() + envelope.signatures.size() * 180);
+  out += R"({"payload":")";
+  out += payload;  // base64 needs no escaping
+  out += R"(","payloadType":)";
+  out += dump_canonical(Json(envelope.payload_type));
+  out += R"(,"signatures":[)";
+  for (size_t i = 0; i < envelope.signatures.size(); ++i) {
+    const auto& s = envelope.signatures[i];
+    if (i > 0) out += ',';
+    out += '{';
+    if (!s.keyid.empty()) {
+      out += R"("keyid":)";
+      out += dump_canonical(Json(s.keyid));
+      out += ',';
+    }
+    out += R"("sig":")";
+    out += to_base64(s.sig);
+    out += R"("})";
+  }
+  out += "]}";
+  return out;
+}
 
 Result<DsseEnvelope> dsse_envelope_from_json_value(const nlohmann::json& value) {
   if (!value.is_object()) return make_error(ErrorCode::kDecode, std::string(kWhat) + ": not a JSON object");

@@ -12,6 +12,7 @@
 
 #include "transparency/bundle.h"
 #include "transparency/predicates.h"
+#include "transparency/strict_json.h"
 
 namespace t = openpcc::transparency;
 using openpcc::Bytes;
@@ -51,6 +52,7 @@ void check_statement(const t::Statement& statement) {
 
 void check_envelope(const t::DsseEnvelope& envelope) {
   const std::string json = t::to_json(envelope);
+  if (json != t::dump_canonical(t::dsse_envelope_to_json_value(envelope))) std::abort();
   auto again = t::parse_dsse_envelope(json);
   if (!again || !(*again == envelope) || t::to_json(*again) != json) std::abort();
   const std::string_view payload(reinterpret_cast<const char*>(envelope.payload.data()), envelope.payload.size());

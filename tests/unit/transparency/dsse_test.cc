@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/sha256.h"
+#include "transparency/strict_json.h"
 
 namespace openpcc::transparency {
 namespace {
@@ -140,6 +141,19 @@ TEST(DsseJson, CanonicalForm) {
   auto back = parse_dsse_envelope(to_json(e));
   ASSERT_TRUE(back.has_value()) << back.error().to_string();
   EXPECT_EQ(*back, e);
+}
+
+TEST(DsseJson, TextEqualsTheJsonValueDump) {
+  // to_json writes the text directly; it must equal the dump of the JSON value (which bundles embed) byte for byte,
+  // escapes included.
+  for (const DsseEnvelope& e : {
+           DsseEnvelope{},
+           DsseEnvelope{"a\"b\\c\n\x01\x7f/\xc3\xa4\xe2\x80\x94", Bytes(100, 0xfe), {{"", Bytes(64, 1)}}},
+           DsseEnvelope{"t", {}, {{"k\"\t", {}}, {"", {}}, {"\xf0\x9f\x98\x80", Bytes{1, 2, 3}}}},
+           DsseEnvelope{"bad \xff utf-8", {}, {{"\xc3", {}}}},
+       }) {
+    EXPECT_EQ(to_json(e), dump_canonical(dsse_envelope_to_json_value(e)));
+  }
 }
 
 TEST(DsseJson, ParsedEnvelopesReserializeCanonically) {
