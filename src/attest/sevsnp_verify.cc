@@ -67,6 +67,15 @@ Status check_tcb_minimum(const TcbVersion& seen, const TcbVersion& minimum, std:
                     std::string(name) + " " + seen.to_string() + " is below the minimum " + minimum.to_string());
 }
 
+// The VCEK's P-384 key, taken from the already decoded certificate (re-importing its SPKI DER through OpenSSL's
+// decoders costs more than the rest of the chain's glue together).
+Result<crypto::EcdsaPublicKey> vcek_public_key(const Certificate& vcek) {
+  auto key = vcek.ec_public_key();
+  if (!key) return std::unexpected(key.error());
+  if (key->curve != "secp384r1") return make_error(ErrorCode::kUnsupported, "not P-384 but " + key->curve);
+  return crypto::EcdsaPublicKey::from_point(crypto::EcCurve::kP384, key->point);
+}
+
 // The CRLs of `issuer` among `crls` that verify and are current. A CRL naming the issuer that fails either check is
 // an error: it is never silently skipped.
 Result<std::vector<CertificateRevocationList>> verified_crls_of(const Certificate& issuer,
@@ -348,13 +357,9 @@ Result<SevSnpVerification> verify_sevsnp_report(ByteSpan report_bytes, const Sev
 
   {
     Status signature;
-    auto spki = certs.vcek.public_key_spki_der();
-    auto key = spki ? crypto::EcdsaPublicKey::from_spki_der(*spki) : Result<crypto::EcdsaPublicKey>(
-                                                                         std::unexpected(spki.error()));
+    auto key = vcek_public_key(certs.vcek);
     if (!key) {
       signature = make_error(ErrorCode::kAuthenticationFailed, "VCEK key: " + key.error().message);
-    } else if (key->curve() != crypto::EcCurve::kP384) {
-      signature = make_error(ErrorCode::kAuthenticationFailed, "VCEK key is not P-384");
     } else if (auto ok = key->verify(report_bytes.first(kSevSnpSignedSize), r.signature_r, r.signature_s); !ok) {
       signature = make_error(ErrorCode::kAuthenticationFailed, "signature does not verify under the VCEK");
     }

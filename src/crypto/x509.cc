@@ -3,6 +3,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -271,6 +272,32 @@ Result<Bytes> Certificate::public_key_spki_der() const {
   Bytes der(out, out + size);
   OPENSSL_free(out);
   return der;
+}
+
+Result<Certificate::EcKey> Certificate::ec_public_key() const {
+  const EVP_PKEY* key = X509_get0_pubkey(x509_.get());
+  if (key == nullptr) return openssl_error(ErrorCode::kDecode, "x509: no usable public key");
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return make_error(ErrorCode::kUnsupported, "x509: not an EC key");
+  char name[64] = {};
+  size_t name_length = 0;
+  BIGNUM* x = nullptr;
+  BIGNUM* y = nullptr;
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), &name_length) != 1 ||
+      EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
+      EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1) {
+    BN_free(x);
+    BN_free(y);
+    return openssl_error(ErrorCode::kUnsupported, "x509: EC key without a named curve or coordinates");
+  }
+  BignumPtr owned_x(x), owned_y(y);
+  const int field_bytes = (EVP_PKEY_get_bits(key) + 7) / 8;
+  EcKey out{std::string(name, name_length), Bytes(1 + 2 * static_cast<size_t>(field_bytes))};
+  out.point[0] = 0x04;
+  if (BN_bn2binpad(x, out.point.data() + 1, field_bytes) < 0 ||
+      BN_bn2binpad(y, out.point.data() + 1 + field_bytes, field_bytes) < 0) {
+    return openssl_error(ErrorCode::kDecode, "x509: EC point does not fit its curve");
+  }
+  return out;
 }
 
 Status Certificate::check_valid_at(UnixTime time) const {

@@ -48,6 +48,14 @@ class Certificate {
   UnixTime not_after() const;
   // The SubjectPublicKeyInfo, DER.
   Result<Bytes> public_key_spki_der() const;
+  // An EC subject key as its curve's OpenSSL name ("prime256v1", "secp384r1", ...) and uncompressed point
+  // 0x04 ‖ X ‖ Y; kUnsupported for other key types. Cheaper than re-importing public_key_spki_der(): the key was
+  // decoded with the certificate.
+  struct EcKey {
+    std::string curve;
+    Bytes point;
+  };
+  Result<EcKey> ec_public_key() const;
 
   // kUnauthenticated unless not_before ≤ time ≤ not_after.
   Status check_valid_at(UnixTime time) const;

@@ -143,6 +143,18 @@ TEST_F(X509Amd, ExtensionsByOid) {
   EXPECT_FALSE(vcek_->extension(""));
 }
 
+TEST_F(X509Amd, EcPublicKey) {
+  auto key = vcek_->ec_public_key();
+  ASSERT_TRUE(key) << key.error().to_string();
+  EXPECT_EQ(key->curve, "secp384r1");
+  ASSERT_EQ(key->point.size(), 97u);
+  EXPECT_EQ(to_hex(ByteSpan(key->point).first(4)), "0422d9e5");
+  EXPECT_EQ(to_hex(ByteSpan(key->point).last(3)), "75d32e");
+  auto rsa = genoa_ark_->ec_public_key();
+  ASSERT_FALSE(rsa);
+  EXPECT_EQ(rsa.error().code, ErrorCode::kUnsupported);
+}
+
 TEST_F(X509Amd, CrlsVerifyAndListSerials) {
   EXPECT_TRUE(genoa_crl_->verify_signed_by(*genoa_ark_));
   EXPECT_TRUE(milan_crl_->verify_signed_by(*milan_ark_));
