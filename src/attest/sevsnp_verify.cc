@@ -54,7 +54,9 @@ const AmdRootCertificates* find_root(const SevSnpPolicy& policy, AmdProduct prod
 }
 
 Status check_validity(const Certificate& cert, std::string_view role, crypto::UnixTime time) {
-  if (auto ok = cert.check_valid_at(time); !ok) return make_error(ok.error().code, std::string(role) + ": " + ok.error().message);
+  if (auto ok = cert.check_valid_at(time); !ok) {
+    return make_error(ok.error().code, std::string(role) + ": " + ok.error().message);
+  }
   if (cert.has_unknown_critical_extension()) {
     return make_error(ErrorCode::kUnauthenticated, std::string(role) + " has an unknown critical extension");
   }

@@ -118,7 +118,7 @@ Result<SevSnpCertificates> parse_sevsnp_certificates(ByteSpan vcek, std::optiona
 // What AMD writes into a VCEK (KDS VCEK certificate extensions, OIDs 1.3.6.1.4.1.3704.1.*).
 struct VcekExtensions {
   std::string product_name;  // .1.2 productName (IA5String), e.g. "Genoa"
-  TcbVersion tcb;            // .1.3.1 blSPL, .1.3.2 teeSPL, .1.3.3 snpSPL, .1.3.8 ucodeSPL, .1.3.4–.1.3.7 reserved SPLs
+  TcbVersion tcb;            // .1.3.1 blSPL, .1.3.2 teeSPL, .1.3.3 snpSPL, .1.3.8 ucodeSPL, .1.3.4–7 reserved SPLs
   Bytes hardware_id;         // .1.4 hwID: the 64-byte CHIP_ID
 };
 // kDecode if an extension is missing (the reserved SPLs may be) or not the DER type and range AMD uses.

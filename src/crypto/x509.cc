@@ -239,7 +239,8 @@ Result<std::vector<Certificate>> Certificate::parse_pem_bundle(std::string_view 
   std::vector<Certificate> certs;
   for (const auto& block : *blocks) {
     if (block.name != "CERTIFICATE") {
-      return make_error(ErrorCode::kDecode, "x509: unexpected \"" + block.name + "\" PEM block in a certificate bundle");
+      return make_error(ErrorCode::kDecode,
+                        "x509: unexpected \"" + block.name + "\" PEM block in a certificate bundle");
     }
     auto cert = from_der(block.der);
     if (!cert) return std::unexpected(cert.error());

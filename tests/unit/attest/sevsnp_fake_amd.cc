@@ -253,7 +253,10 @@ void sign_report(Bytes& report, const crypto::EcdsaPrivateKey& key) {
 Bytes make_report(ByteSpan template_report, const FakeVcekOptions& vcek, const crypto::EcdsaPrivateKey& key) {
   Bytes report(template_report.begin(), template_report.end());
   require(report.size() == kSevSnpReportSize);
-  for (size_t offset : {size_t{0x38}, size_t{0x180}, size_t{0x1E0}, size_t{0x1F0}}) put_le64(report, offset, vcek.tcb.raw);
+  // CURRENT, REPORTED, COMMITTED and LAUNCH TCB.
+  for (size_t offset : {size_t{0x38}, size_t{0x180}, size_t{0x1E0}, size_t{0x1F0}}) {
+    put_le64(report, offset, vcek.tcb.raw);
+  }
   std::copy(vcek.hardware_id.begin(), vcek.hardware_id.end(), report.begin() + kSevSnpChipIdOffset);
   sign_report(report, key);
   return report;

@@ -68,9 +68,11 @@ class SevSnpOps : public ::testing::Test {
 
 TEST_F(SevSnpOps, RealAzureReportIsValid) {
   const json answer = ask(request());
+  const std::string report_data =
+      "b2754e9b7b4076a3c65fefeb6926903852820fb0a78b2f96fa5e80833c6cc3bb" + std::string(64, '0');
   EXPECT_EQ(answer,
             (json{{"valid", true},
-                  {"report_data", "b2754e9b7b4076a3c65fefeb6926903852820fb0a78b2f96fa5e80833c6cc3bb" + std::string(64, '0')},
+                  {"report_data", report_data},
                   {"measurement", "572db4d3f521386bec1c76346f9c913431f2f257c9c09d604c1259b108a686ae0d277f31899a7309"
                                   "8b41b556dc70a5fb"}}));
   // ASK/ARK and CRLs are optional: the embedded roots, and no revocation check without CRLs.
