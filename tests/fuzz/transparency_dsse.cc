@@ -4,6 +4,12 @@
 // text does not change again (the log's leaf for an envelope must be unique). Parsed envelopes and bundles also go
 // through verification against fixed keys (the seeds are signed with them, so mutations of valid inputs reach every
 // check); whatever verifies must carry the statement its payload parses to.
+//
+// Seeds (corpus/transparency_dsse/): envelopes of the three OpenPCC statements signed by the publisher key below
+// (Ed25519 seed 0x01 × 32), two of their statements bare, two bundles from a 13-leaf log whose checkpoint is signed by
+// the log key below (seed 0x02 × 32, name transparency.openpcc.example/log), rotation periods, an RFC 3339 time with
+// an offset, and the DSSE spec's URL-safe vector envelope. They were written with the library's own API (sign_statement,
+// MerkleTree, sign_checkpoint, assemble_bundle, to_json).
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
