@@ -45,8 +45,8 @@ Result<TransparencyBundle> parse_transparency_bundle(std::string_view json) {
   auto value = parse_strict_json(json, kMaxBundleJsonBytes, kWhat);
   if (!value) return std::unexpected(value.error());
   if (!value->is_object()) return make_error(ErrorCode::kDecode, std::string(kWhat) + ": not a JSON object");
-  if (auto ok = require_members_within(*value, {"checkpoint", "dsseEnvelope", "inclusionProof", "logIndex", "mediaType"},
-                                       kWhat);
+  if (auto ok = require_members_within(
+          *value, {"checkpoint", "dsseEnvelope", "inclusionProof", "logIndex", "mediaType"}, kWhat);
       !ok) {
     return std::unexpected(ok.error());
   }

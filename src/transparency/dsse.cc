@@ -266,7 +266,8 @@ Result<std::vector<std::string>> dsse_verify(const DsseEnvelope& envelope, const
   }
   if (accepted.size() < keys.threshold()) {
     return make_error(ErrorCode::kAuthenticationFailed,
-                      "dsse verify: signatures from " + std::to_string(accepted.size()) + " trusted publisher key(s), " +
+                      "dsse verify: signatures from " + std::to_string(accepted.size()) +
+                          " trusted publisher key(s), " +
                           std::to_string(keys.threshold()) + " required (" +
                           std::to_string(envelope.signatures.size()) + " signature(s): " + std::to_string(unknown) +
                           " by an unknown keyid, " + std::to_string(invalid) + " not valid, " +

@@ -18,7 +18,8 @@ struct PredicateMember {
   std::string_view subject;  // the subject its decoded bytes must match
 };
 
-Result<Statement> build(std::string_view predicate_type, std::initializer_list<std::pair<PredicateMember, ByteSpan>> data) {
+Result<Statement> build(std::string_view predicate_type,
+                        std::initializer_list<std::pair<PredicateMember, ByteSpan>> data) {
   Statement statement;
   statement.predicate_type = std::string(predicate_type);
   for (const auto& [names, bytes] : data) {

@@ -32,7 +32,8 @@ Result<Subject> subject_from_json(const Json& value, size_t index) {
   subject.name = std::move(*name);
   const Json* digest = find_member(value, "digest");
   if (digest == nullptr || !digest->is_object() || digest->empty()) {
-    return make_error(ErrorCode::kDecode, what + " \"" + shown(subject.name) + "\": \"digest\" must be a non-empty object");
+    return make_error(ErrorCode::kDecode,
+                      what + " \"" + shown(subject.name) + "\": \"digest\" must be a non-empty object");
   }
   for (const auto& [algorithm, hex] : digest->items()) {
     if (!hex.is_string() || hex.get_ref<const std::string&>().empty()) {

@@ -8,8 +8,8 @@
 // Seeds (corpus/transparency_dsse/): envelopes of the three OpenPCC statements signed by the publisher key below
 // (Ed25519 seed 0x01 × 32), two of their statements bare, two bundles from a 13-leaf log whose checkpoint is signed by
 // the log key below (seed 0x02 × 32, name transparency.openpcc.example/log), rotation periods, an RFC 3339 time with
-// an offset, and the DSSE spec's URL-safe vector envelope. They were written with the library's own API (sign_statement,
-// MerkleTree, sign_checkpoint, assemble_bundle, to_json).
+// an offset, and the DSSE spec's URL-safe vector envelope. They were written with the library's own API
+// (sign_statement, MerkleTree, sign_checkpoint, assemble_bundle, to_json).
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -85,9 +85,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_envelope(bundle->envelope);
     if (auto verified = t::verify_bundle(*bundle, keys().publishers, *keys().log, std::nullopt)) {
       if (verified->leaf_index >= verified->checkpoint.size) std::abort();
-      if (!t::assemble_bundle(bundle->envelope, bundle->leaf_index, bundle->inclusion_proof, bundle->signed_checkpoint)) {
-        std::abort();  // a bundle that verifies is also self-consistent
-      }
+      // A bundle that verifies is also self-consistent.
+      auto again_assembled =
+          t::assemble_bundle(bundle->envelope, bundle->leaf_index, bundle->inclusion_proof, bundle->signed_checkpoint);
+      if (!again_assembled) std::abort();
     }
   }
 
