@@ -35,14 +35,18 @@ Result<std::optional<std::vector<Hash>>> proof_field(const json& req) {
   std::vector<Hash> out;
   auto it = req.find("proof");
   if (it == req.end() || it->is_null()) return std::optional<std::vector<Hash>>(out);
-  if (!it->is_array()) return make_error(ErrorCode::kInvalidArgument, "field \"proof\" must be an array of hex strings");
+  if (!it->is_array()) {
+    return make_error(ErrorCode::kInvalidArgument, "field \"proof\" must be an array of hex strings");
+  }
   bool all_hashes = true;
   for (const json& element : *it) {
     if (!element.is_string()) {
       return make_error(ErrorCode::kInvalidArgument, "field \"proof\" must be an array of hex strings");
     }
     auto bytes = from_hex(element.get_ref<const std::string&>());
-    if (!bytes) return make_error(ErrorCode::kInvalidArgument, "field \"proof\" holds invalid hex: " + bytes.error().message);
+    if (!bytes) {
+      return make_error(ErrorCode::kInvalidArgument, "field \"proof\" holds invalid hex: " + bytes.error().message);
+    }
     auto h = transparency::hash_from_bytes(*bytes);
     if (!h) {
       all_hashes = false;

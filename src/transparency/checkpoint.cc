@@ -29,7 +29,8 @@ bool is_line(std::string_view s) {
 }  // namespace
 
 std::string checkpoint_body(const Checkpoint& checkpoint) {
-  std::string out = checkpoint.origin + "\n" + std::to_string(checkpoint.size) + "\n" + to_base64(checkpoint.root) + "\n";
+  std::string out =
+      checkpoint.origin + "\n" + std::to_string(checkpoint.size) + "\n" + to_base64(checkpoint.root) + "\n";
   for (const std::string& line : checkpoint.extensions) out += line + "\n";
   return out;
 }

@@ -78,7 +78,9 @@ Result<std::optional<std::string>> read_state_file(const fs::path& path) {
   }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return std::unexpected(io_error("cannot stat", path, errno));
-  if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kInvalidArgument, "tlog state: " + path.string() + " is not a file");
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(ErrorCode::kInvalidArgument, "tlog state: " + path.string() + " is not a file");
+  }
   if (static_cast<uint64_t>(st.st_size) > kMaxNoteSize) {
     return make_error(ErrorCode::kLimitExceeded, "tlog state: " + path.string() + " is too large");
   }
@@ -95,7 +97,9 @@ Result<std::optional<std::string>> read_state_file(const fs::path& path) {
   return std::optional<std::string>(std::move(text));
 }
 
-Checkpoint empty_checkpoint(const std::string& origin) { return Checkpoint{.origin = origin, .size = 0, .root = empty_root()}; }
+Checkpoint empty_checkpoint(const std::string& origin) {
+  return Checkpoint{.origin = origin, .size = 0, .root = empty_root()};
+}
 
 }  // namespace
 
@@ -132,8 +136,8 @@ Result<Checkpoint> LogState::accept(std::string_view signed_checkpoint, std::spa
   }
   if (next->size == have.size && next->root != have.root) {
     return make_error(ErrorCode::kConflict, "tlog fork detected: two different roots for size " +
-                                                std::to_string(have.size) + " (" + to_base64(have.root) + " accepted, " +
-                                                to_base64(next->root) + " now)");
+                                                std::to_string(have.size) + " (" + to_base64(have.root) +
+                                                " accepted, " + to_base64(next->root) + " now)");
   }
   if (auto s = verify_consistency(have.size, next->size, have.root, next->root, consistency_proof); !s) {
     return make_error(ErrorCode::kConflict, "tlog fork detected: the tree of size " + std::to_string(next->size) +

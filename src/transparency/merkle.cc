@@ -1,16 +1,90 @@
 #include "transparency/merkle.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <string>
-
-#include "crypto/sha256.h"
 
 namespace openpcc::transparency {
 namespace {
 
+// SHA-256 with the algorithm fetched once per process. EVP_Digest(EVP_sha256()) fetches it implicitly on every call,
+// which costs about three times the hash of a 65-byte node itself; verification and appends hash little else. The
+// handle is immutable once fetched. A missing SHA-256 provider leaves no usable process: abort, as crypto::sha256.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  if (md == nullptr) std::abort();
+  return md;
+}
+
+Hash sha256_of(const uint8_t* data, size_t size) {
+  Hash out;
+  unsigned int len = 0;
+  if (EVP_Digest(data, size, out.data(), &len, sha256_md(), nullptr) != 1 || len != out.size()) std::abort();
+  return out;
+}
+
+// One digest context reused for the node hashes of one verification.
+class NodeHasher {
+ public:
+  NodeHasher() : ctx_(EVP_MD_CTX_new()) {
+    if (ctx_ == nullptr) std::abort();
+  }
+  ~NodeHasher() { EVP_MD_CTX_free(ctx_); }
+  NodeHasher(const NodeHasher&) = delete;
+  NodeHasher& operator=(const NodeHasher&) = delete;
+
+  Hash node(const Hash& l, const Hash& r) {
+    static constexpr uint8_t kPrefix = 0x01;
+    Hash out;
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex2(ctx_, sha256_md(), nullptr) != 1 || EVP_DigestUpdate(ctx_, &kPrefix, 1) != 1 ||
+        EVP_DigestUpdate(ctx_, l.data(), l.size()) != 1 || EVP_DigestUpdate(ctx_, r.data(), r.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx_, out.data(), &len) != 1 || len != out.size()) {
+      std::abort();
+    }
+    return out;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
 // The largest power of two strictly smaller than n (n ≥ 2): where RFC 9162 splits a tree of n leaves.
 uint64_t split_point(uint64_t n) { return uint64_t{1} << (std::bit_width(n - 1) - 1); }
+
+// How many hashes PATH(index, D[size]) and PROOF(size1, D[size2]) have: the loops of inclusion_proof_ranges and
+// consistency_proof_ranges, counting instead of collecting (preconditions checked by the callers).
+size_t inclusion_proof_length(uint64_t index, uint64_t size) {
+  size_t n = 0;
+  for (uint64_t begin = 0, end = size; end - begin > 1; ++n) {
+    uint64_t mid = begin + split_point(end - begin);
+    (index < mid ? end : begin) = mid;
+  }
+  return n;
+}
+
+size_t consistency_proof_length(uint64_t size1, uint64_t size2) {
+  if (size1 == 0 || size1 == size2) return 0;
+  size_t n = 0;
+  uint64_t m = size1, begin = 0, end = size2;
+  bool whole = true;
+  while (true) {
+    uint64_t width = end - begin;
+    if (m == width) return n + (whole ? 0 : 1);
+    uint64_t k = split_point(width);
+    ++n;
+    if (m <= k) {
+      end = begin + k;
+    } else {
+      m -= k;
+      begin += k;
+      whole = false;
+    }
+  }
+}
 
 Status check_proof_length(size_t got, size_t want, std::string_view what) {
   if (got != want) {
@@ -27,7 +101,7 @@ Hash leaf_hash(ByteSpan leaf) {
   input.reserve(1 + leaf.size());
   input.push_back(0x00);
   append(input, leaf);
-  return crypto::sha256(input);
+  return sha256_of(input.data(), input.size());
 }
 
 Hash node_hash(const Hash& l, const Hash& r) {
@@ -35,10 +109,10 @@ Hash node_hash(const Hash& l, const Hash& r) {
   input[0] = 0x01;
   std::copy(l.begin(), l.end(), input.begin() + 1);
   std::copy(r.begin(), r.end(), input.begin() + 1 + kHashSize);
-  return crypto::sha256(input);
+  return sha256_of(input.data(), input.size());
 }
 
-Hash empty_root() { return crypto::sha256({}); }
+Hash empty_root() { return sha256_of(nullptr, 0); }
 
 Hash root_from_leaf_hashes(std::span<const Hash> leaves) {
   if (leaves.empty()) return empty_root();
@@ -69,11 +143,14 @@ Result<Hash> root_from_inclusion_proof(uint64_t index, uint64_t size, const Hash
   if (proof.size() > kMaxProofHashes) {
     return make_error(ErrorCode::kLimitExceeded, "merkle inclusion: proof has more than 64 hashes");
   }
-  auto ranges = inclusion_proof_ranges(index, size);
-  if (!ranges) return std::unexpected(ranges.error());
-  if (auto s = check_proof_length(proof.size(), ranges->size(), "merkle inclusion"); !s) {
+  if (index >= size) {
+    return make_error(ErrorCode::kInvalidArgument, "merkle inclusion: leaf index " + std::to_string(index) +
+                                                       " is not in a tree of size " + std::to_string(size));
+  }
+  if (auto s = check_proof_length(proof.size(), inclusion_proof_length(index, size), "merkle inclusion"); !s) {
     return std::unexpected(s.error());
   }
+  NodeHasher hasher;
   // RFC 9162 §2.1.3.2: fn walks the leaf's position up, sn the last leaf's; where fn is a right child or the
   // rightmost node of its level, the proof element sits on the left.
   uint64_t fn = index;
@@ -82,7 +159,7 @@ Result<Hash> root_from_inclusion_proof(uint64_t index, uint64_t size, const Hash
   for (const Hash& p : proof) {
     if (sn == 0) return make_error(ErrorCode::kInvalidArgument, "merkle inclusion: proof is too long");
     if ((fn & 1) == 1 || fn == sn) {
-      r = node_hash(p, r);
+      r = hasher.node(p, r);
       if ((fn & 1) == 0) {
         while ((fn & 1) == 0 && fn != 0) {
           fn >>= 1;
@@ -90,7 +167,7 @@ Result<Hash> root_from_inclusion_proof(uint64_t index, uint64_t size, const Hash
         }
       }
     } else {
-      r = node_hash(r, p);
+      r = hasher.node(r, p);
     }
     fn >>= 1;
     sn >>= 1;
@@ -114,9 +191,13 @@ Status verify_consistency(uint64_t size1, uint64_t size2, const Hash& root1, con
   if (proof.size() > kMaxProofHashes) {
     return make_error(ErrorCode::kLimitExceeded, "merkle consistency: proof has more than 64 hashes");
   }
-  auto ranges = consistency_proof_ranges(size1, size2);
-  if (!ranges) return std::unexpected(ranges.error());
-  if (auto s = check_proof_length(proof.size(), ranges->size(), "merkle consistency"); !s) return s;
+  if (size1 > size2) {
+    return make_error(ErrorCode::kInvalidArgument, "merkle consistency: old size " + std::to_string(size1) +
+                                                       " is larger than new size " + std::to_string(size2));
+  }
+  if (auto s = check_proof_length(proof.size(), consistency_proof_length(size1, size2), "merkle consistency"); !s) {
+    return s;
+  }
   if (size1 == size2) {
     if (root1 != root2) {
       return make_error(ErrorCode::kAuthenticationFailed, "merkle consistency: same size, different roots");
@@ -140,6 +221,7 @@ Status verify_consistency(uint64_t size1, uint64_t size2, const Hash& root1, con
     next = 1;
   }
   Hash sr = fr;
+  NodeHasher hasher;
   uint64_t fn = size1 - 1;
   uint64_t sn = size2 - 1;
   while ((fn & 1) == 1) {
@@ -150,8 +232,8 @@ Status verify_consistency(uint64_t size1, uint64_t size2, const Hash& root1, con
     const Hash& c = proof[i];
     if (sn == 0) return make_error(ErrorCode::kInvalidArgument, "merkle consistency: proof is too long");
     if ((fn & 1) == 1 || fn == sn) {
-      fr = node_hash(c, fr);
-      sr = node_hash(c, sr);
+      fr = hasher.node(c, fr);
+      sr = hasher.node(c, sr);
       if ((fn & 1) == 0) {
         while ((fn & 1) == 0 && fn != 0) {
           fn >>= 1;
@@ -159,7 +241,7 @@ Status verify_consistency(uint64_t size1, uint64_t size2, const Hash& root1, con
         }
       }
     } else {
-      sr = node_hash(sr, c);
+      sr = hasher.node(sr, c);
     }
     fn >>= 1;
     sn >>= 1;

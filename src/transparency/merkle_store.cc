@@ -5,6 +5,7 @@
 #include <chrono>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -22,11 +23,7 @@ const store::MigrationStep kSteps[] = {
                 "data BLOB NOT NULL, "
                 "appended_at INTEGER NOT NULL)",
                 "CREATE UNIQUE INDEX tlog_entries_by_leaf_hash ON tlog_entries (leaf_hash)",
-                "CREATE TABLE tlog_nodes ("
-                "level INTEGER NOT NULL, "
-                "idx INTEGER NOT NULL, "
-                "hash BLOB NOT NULL, "
-                "PRIMARY KEY (level, idx)) WITHOUT ROWID",
+                "CREATE TABLE tlog_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
                 "CREATE TABLE tlog_head ("
                 "id INTEGER PRIMARY KEY CHECK (id = 1), "
                 "size INTEGER NOT NULL, "
@@ -37,11 +34,7 @@ const store::MigrationStep kSteps[] = {
                   "data BYTEA NOT NULL, "
                   "appended_at BIGINT NOT NULL)",
                   "CREATE UNIQUE INDEX tlog_entries_by_leaf_hash ON tlog_entries (leaf_hash)",
-                  "CREATE TABLE tlog_nodes ("
-                  "level BIGINT NOT NULL, "
-                  "idx BIGINT NOT NULL, "
-                  "hash BYTEA NOT NULL, "
-                  "PRIMARY KEY (level, idx))",
+                  "CREATE TABLE tlog_nodes (id BIGINT PRIMARY KEY, hash BYTEA NOT NULL)",
                   "CREATE TABLE tlog_head ("
                   "id BIGINT PRIMARY KEY CHECK (id = 1), "
                   "size BIGINT NOT NULL, "
@@ -60,17 +53,17 @@ constexpr const char* kInsertEntry =
     "INSERT INTO tlog_entries (idx, leaf_hash, data, appended_at) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (leaf_hash) DO NOTHING";
 constexpr const char* kFindLeaf = "SELECT idx FROM tlog_entries WHERE leaf_hash = $1";
-constexpr const char* kInsertNode = "INSERT INTO tlog_nodes (level, idx, hash) VALUES ($1, $2, $3)";
+constexpr const char* kInsertNode = "INSERT INTO tlog_nodes (id, hash) VALUES ($1, $2)";
 constexpr const char* kReadEntry = "SELECT leaf_hash, data, appended_at FROM tlog_entries WHERE idx = $1";
 
 Error store_error(Error e) { return wrap_error("tlog store", std::move(e)); }
 
 template <class T>
-Result<T> with_context(Result<T> r) {
+Result<T> with_context(Result<T>&& r) {
   if (!r && (r.error().code == ErrorCode::kUnavailable || r.error().code == ErrorCode::kInternal)) {
-    return std::unexpected(store_error(std::move(r.error())));
+    r = std::unexpected(store_error(std::move(r.error())));
   }
-  return r;
+  return std::move(r);
 }
 
 Result<Hash> hash_column(const store::Row& row, size_t column) {
@@ -93,12 +86,20 @@ Result<LogHead> read_head(store::Transaction& tx) {
   return LogHead{static_cast<uint64_t>(*size), *root};
 }
 
+// The key of a perfect subtree above the leaves in tlog_nodes: index · 64 + level (level < 64; indexes stay far
+// below 2^57 for any log that fits a database).
+int64_t node_id(const PerfectNode& n) { return static_cast<int64_t>((n.index << 6) | n.level); }
+PerfectNode node_of_id(int64_t id) {
+  return PerfectNode{static_cast<uint32_t>(id & 63), static_cast<uint64_t>(id) >> 6};
+}
+
 // "$first, $first+1, ..." for n parameters.
 std::string placeholders(size_t first, size_t n) {
   std::string out;
   for (size_t i = 0; i < n; ++i) {
     if (i) out += ", ";
-    out += "$" + std::to_string(first + i);
+    out += '$';
+    out += std::to_string(first + i);
   }
   return out;
 }
@@ -109,57 +110,61 @@ size_t padded(size_t n) { return std::bit_ceil(std::max<size_t>(n, 1)); }
 
 using NodeMap = std::map<std::pair<uint32_t, uint64_t>, Hash>;
 
-// Reads the hashes of the given perfect subtrees: leaves from tlog_entries, the rest from tlog_nodes. A node that
-// should exist and does not is corruption (kInternal).
-Result<NodeMap> fetch_nodes(store::Transaction& tx, const std::vector<PerfectNode>& nodes) {
-  NodeMap out;
-  std::vector<uint64_t> leaves;
-  std::vector<PerfectNode> inner;
+struct Loaded {
+  NodeMap nodes;
+  std::optional<LogHead> head;
+};
+
+// Reads, in ONE statement (one round trip on PostgreSQL): the hashes of the given perfect subtrees — leaves from
+// tlog_entries, the rest from tlog_nodes — and, with_head, the head row. A node that should exist and does not is
+// corruption (kInternal).
+Result<Loaded> load(store::Transaction& tx, const std::vector<PerfectNode>& nodes, bool with_head) {
+  std::vector<int64_t> leaves;
+  std::vector<int64_t> inner;
   for (const PerfectNode& n : nodes) {
     if (n.level == 0) {
-      leaves.push_back(n.index);
+      leaves.push_back(static_cast<int64_t>(n.index));
     } else {
-      inner.push_back(n);
+      inner.push_back(node_id(n));
     }
   }
-  if (!leaves.empty()) {
-    std::vector<store::SqlValue> params;
-    for (size_t i = 0; i < padded(leaves.size()); ++i) {
-      params.emplace_back(static_cast<int64_t>(leaves[std::min(i, leaves.size() - 1)]));
-    }
-    std::string sql =
-        "SELECT idx, leaf_hash FROM tlog_entries WHERE idx IN (" + placeholders(1, params.size()) + ")";
-    auto rows = tx.query(sql, params);
-    if (!rows) return std::unexpected(rows.error());
-    for (const store::Row& row : *rows) {
-      auto idx = row.integer(0);
-      auto h = hash_column(row, 1);
-      if (!idx || !h) return make_error(ErrorCode::kInternal, "malformed entry row");
-      out[{0, static_cast<uint64_t>(*idx)}] = *h;
+  std::vector<store::SqlValue> params;
+  std::string sql;
+  auto add_part = [&](std::string_view select, const std::vector<int64_t>& keys) {
+    if (keys.empty()) return;
+    const size_t first = params.size() + 1;
+    const size_t n = padded(keys.size());
+    for (size_t i = 0; i < n; ++i) params.emplace_back(keys[std::min(i, keys.size() - 1)]);
+    if (!sql.empty()) sql += " UNION ALL ";
+    sql += std::string(select) + placeholders(first, n) + ")";
+  };
+  add_part("SELECT 0, idx, leaf_hash FROM tlog_entries WHERE idx IN (", leaves);
+  add_part("SELECT 1, id, hash FROM tlog_nodes WHERE id IN (", inner);
+  if (with_head) {
+    if (!sql.empty()) sql += " UNION ALL ";
+    sql += "SELECT 2, size, root FROM tlog_head WHERE id = 1";
+  }
+  Loaded out;
+  if (sql.empty()) return out;
+  auto rows = tx.query(sql, params);
+  if (!rows) return std::unexpected(rows.error());
+  for (const store::Row& row : *rows) {
+    auto kind = row.integer(0);
+    auto key = row.integer(1);
+    auto h = hash_column(row, 2);
+    if (!kind || !key || !h || *key < 0) return make_error(ErrorCode::kInternal, "malformed node row");
+    if (*kind == 0) {
+      out.nodes[{0, static_cast<uint64_t>(*key)}] = *h;
+    } else if (*kind == 1) {
+      PerfectNode n = node_of_id(*key);
+      out.nodes[{n.level, n.index}] = *h;
+    } else {
+      out.head = LogHead{static_cast<uint64_t>(*key), *h};
     }
   }
-  if (!inner.empty()) {
-    std::vector<store::SqlValue> params;
-    std::string sql = "SELECT level, idx, hash FROM tlog_nodes WHERE ";
-    for (size_t i = 0; i < padded(inner.size()); ++i) {
-      const PerfectNode& n = inner[std::min(i, inner.size() - 1)];
-      if (i) sql += " OR ";
-      sql += "(level = $" + std::to_string(2 * i + 1) + " AND idx = $" + std::to_string(2 * i + 2) + ")";
-      params.emplace_back(static_cast<int64_t>(n.level));
-      params.emplace_back(static_cast<int64_t>(n.index));
-    }
-    auto rows = tx.query(sql, params);
-    if (!rows) return std::unexpected(rows.error());
-    for (const store::Row& row : *rows) {
-      auto level = row.integer(0);
-      auto idx = row.integer(1);
-      auto h = hash_column(row, 2);
-      if (!level || !idx || !h) return make_error(ErrorCode::kInternal, "malformed node row");
-      out[{static_cast<uint32_t>(*level), static_cast<uint64_t>(*idx)}] = *h;
-    }
-  }
+  if (with_head && !out.head) return make_error(ErrorCode::kInternal, "the head row is missing");
   for (const PerfectNode& n : nodes) {
-    if (!out.contains({n.level, n.index})) {
+    if (!out.nodes.contains({n.level, n.index})) {
       return make_error(ErrorCode::kInternal, "node (level " + std::to_string(n.level) + ", index " +
                                                   std::to_string(n.index) + ") is missing");
     }
@@ -186,10 +191,23 @@ std::vector<PerfectNode> nodes_of(const std::vector<LeafRange>& ranges) {
   return out;
 }
 
-Result<std::vector<Hash>> hashes_for(store::Transaction& tx, const std::vector<LeafRange>& ranges) {
-  auto nodes = fetch_nodes(tx, nodes_of(ranges));
-  if (!nodes) return std::unexpected(nodes.error());
-  auto lookup = lookup_in(*nodes);
+// The MTHs of `ranges` in the tree of `size` leaves, refusing sizes beyond the head — one statement.
+Result<std::vector<Hash>> hashes_for(store::Transaction& tx, uint64_t size, const std::vector<LeafRange>& ranges) {
+  auto loaded = load(tx, nodes_of(ranges), /*with_head=*/true);
+  if (!loaded) {
+    // A node missing because the size is beyond the head is the caller's error, not corruption: say which.
+    auto head = read_head(tx);
+    if (head && size > head->size) {
+      return make_error(ErrorCode::kInvalidArgument, "tlog: size " + std::to_string(size) +
+                                                         " is beyond the log's " + std::to_string(head->size));
+    }
+    return std::unexpected(loaded.error());
+  }
+  if (size > loaded->head->size) {
+    return make_error(ErrorCode::kInvalidArgument, "tlog: size " + std::to_string(size) + " is beyond the log's " +
+                                                       std::to_string(loaded->head->size));
+  }
+  auto lookup = lookup_in(loaded->nodes);
   std::vector<Hash> out;
   out.reserve(ranges.size());
   for (const LeafRange& r : ranges) {
@@ -198,17 +216,6 @@ Result<std::vector<Hash>> hashes_for(store::Transaction& tx, const std::vector<L
     out.push_back(*h);
   }
   return out;
-}
-
-Status check_size_in_head(store::Transaction& tx, uint64_t size, LogHead* head_out = nullptr) {
-  auto head = read_head(tx);
-  if (!head) return std::unexpected(head.error());
-  if (size > head->size) {
-    return make_error(ErrorCode::kInvalidArgument, "tlog: size " + std::to_string(size) +
-                                                       " is beyond the log's " + std::to_string(head->size));
-  }
-  if (head_out) *head_out = *head;
-  return {};
 }
 
 }  // namespace
@@ -244,10 +251,10 @@ Result<std::vector<AppendResult>> MerkleStore::append(std::span<const Bytes> lea
     uint64_t size = head->size;
     // The right edge of the tree: the perfect subtrees that new leaves complete, left to right.
     std::vector<PerfectNode> edge = perfect_subtrees({0, size});
-    auto edge_hashes = fetch_nodes(tx, edge);
+    auto edge_hashes = load(tx, edge, /*with_head=*/false);
     if (!edge_hashes) return std::unexpected(edge_hashes.error());
     std::vector<std::pair<PerfectNode, Hash>> stack;
-    for (const PerfectNode& n : edge) stack.emplace_back(n, edge_hashes->at({n.level, n.index}));
+    for (const PerfectNode& n : edge) stack.emplace_back(n, edge_hashes->nodes.at({n.level, n.index}));
 
     std::vector<AppendResult> out;
     out.reserve(leaves.size());
@@ -275,8 +282,7 @@ Result<std::vector<AppendResult>> MerkleStore::append(std::span<const Bytes> lea
         stack.pop_back();
         PerfectNode parent{left_node.level + 1, left_node.index / 2};
         Hash h = node_hash(left, right);
-        auto node = tx.execute(kInsertNode, {static_cast<int64_t>(parent.level), static_cast<int64_t>(parent.index),
-                                             store::sql_blob(h)});
+        auto node = tx.execute(kInsertNode, {node_id(parent), store::sql_blob(h)});
         if (!node) return std::unexpected(node.error());
         stack.emplace_back(parent, h);
       }
@@ -306,11 +312,12 @@ Result<LogHead> MerkleStore::head() {
 
 Result<Hash> MerkleStore::root(uint64_t size) {
   return with_context(db_->read([&](store::Transaction& tx) -> Result<Hash> {
-    LogHead head;
-    if (auto s = check_size_in_head(tx, size, &head); !s) return std::unexpected(s.error());
-    if (size == head.size) return head.root;
-    if (size == 0) return empty_root();
-    auto hashes = hashes_for(tx, {LeafRange{0, size}});
+    if (size == 0) {
+      auto head = read_head(tx);  // sizes are checked against the head, even 0 (a missing head is corruption)
+      if (!head) return std::unexpected(head.error());
+      return empty_root();
+    }
+    auto hashes = hashes_for(tx, size, {LeafRange{0, size}});
     if (!hashes) return std::unexpected(hashes.error());
     return hashes->front();
   }));
@@ -349,19 +356,13 @@ Result<std::optional<uint64_t>> MerkleStore::find(const Hash& leaf) {
 Result<std::vector<Hash>> MerkleStore::inclusion_proof(uint64_t index, uint64_t size) {
   auto ranges = inclusion_proof_ranges(index, size);
   if (!ranges) return std::unexpected(ranges.error());
-  return with_context(db_->read([&](store::Transaction& tx) -> Result<std::vector<Hash>> {
-    if (auto s = check_size_in_head(tx, size); !s) return std::unexpected(s.error());
-    return hashes_for(tx, *ranges);
-  }));
+  return with_context(db_->read([&](store::Transaction& tx) { return hashes_for(tx, size, *ranges); }));
 }
 
 Result<std::vector<Hash>> MerkleStore::consistency_proof(uint64_t size1, uint64_t size2) {
   auto ranges = consistency_proof_ranges(size1, size2);
   if (!ranges) return std::unexpected(ranges.error());
-  return with_context(db_->read([&](store::Transaction& tx) -> Result<std::vector<Hash>> {
-    if (auto s = check_size_in_head(tx, size2); !s) return std::unexpected(s.error());
-    return hashes_for(tx, *ranges);
-  }));
+  return with_context(db_->read([&](store::Transaction& tx) { return hashes_for(tx, size2, *ranges); }));
 }
 
 }  // namespace openpcc::transparency

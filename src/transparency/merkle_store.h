@@ -5,12 +5,12 @@
 //   auto head = (*log)->head();                                        // {size, root}
 //   auto proof = (*log)->inclusion_proof(appended->index, head->size);
 //
-// Tables: tlog_entries (index, leaf data, leaf hash, appended_at; leaf hashes unique), tlog_nodes (the hash of every
-// complete perfect subtree above the leaves, keyed by (level, index)), tlog_head (the current size and root, one row).
-// Every node of the tree at ANY past size is a perfect subtree or a few of them folded (merkle.h), so root(size),
-// inclusion_proof(index, size) and consistency_proof(size1, size2) read O(log n) rows, in two queries, from one
-// snapshot; append writes the leaf and the O(1) amortized nodes it completes (the right edge of the tree is loaded
-// once per batch).
+// Tables: tlog_entries (idx, leaf data, leaf hash, appended_at; leaf hashes unique), tlog_nodes (the hash of every
+// complete perfect subtree above the leaves, keyed by id = index · 64 + level), tlog_head (the current size and root,
+// one row). Every node of the tree at ANY past size is a perfect subtree or a few of them folded (merkle.h), so
+// root(size), inclusion_proof(index, size) and consistency_proof(size1, size2) read O(log n) rows and the head in ONE
+// statement (a UNION ALL of primary-key IN lists) from one snapshot; append writes the leaf and the O(1) amortized
+// nodes it completes (the right edge of the tree is loaded once per batch).
 //
 // Appends are batched in one transaction. Concurrent appenders (threads or processes) serialize on the head row: the
 // first statement of every append locks it (SQLite: the write lock of BEGIN IMMEDIATE; PostgreSQL: a row lock whose

@@ -9,7 +9,8 @@
 //
 // Keys: a key is named (non-empty UTF-8 without Unicode spaces or '+'), and identified by name plus a 32-bit key ID,
 // SHA-256(name ‖ 0x0A ‖ 0x01 ‖ 32-byte public key)[:4] read big-endian. A verifier key is written as
-// "name+hex8(key ID)+base64(0x01 ‖ public key)", e.g. "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW".
+// "name+hex8(key ID)+base64(0x01 ‖ public key)", e.g.
+// "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW".
 //
 // Verification follows the spec: signatures from keys the verifier does not know (name or ID differ) are ignored;
 // a signature from the known key that fails rejects the whole note; at least one must verify.

@@ -219,7 +219,8 @@ TEST_P(MerkleStoreTest, ConcurrentAppendersSerialize) {
         std::vector<std::string> names;
         for (int k = i; k < i + 4; ++k) {
           // Every other leaf is shared by all threads: concurrent duplicates.
-          std::string name = (k % 2 == 0) ? "shared " + std::to_string(k) : "t" + std::to_string(t) + " " + std::to_string(k);
+          std::string name = (k % 2 == 0) ? "shared " + std::to_string(k)
+                                          : "t" + std::to_string(t) + " " + std::to_string(k);
           names.push_back(name);
           batch.push_back(leaf_bytes(name));
         }

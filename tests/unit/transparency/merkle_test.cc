@@ -142,7 +142,8 @@ TEST(MerkleProofs, InclusionAllPairs) {
         EXPECT_FALSE(verify_inclusion((index + 1) % size, size, leaves[index], *proof, root));
       }
       // (A wrong size alone is not always detectable: the size is authenticated by the signed checkpoint.)
-      EXPECT_FALSE(verify_inclusion(index, size, leaves[index], *proof, leaves[index] == root ? Hash{} : leaves[index]));
+      const Hash wrong_root = leaves[index] == root ? Hash{} : leaves[index];
+      EXPECT_FALSE(verify_inclusion(index, size, leaves[index], *proof, wrong_root));
       for (size_t i = 0; i < proof->size(); ++i) {
         auto bad = *proof;
         bad[i][i % kHashSize] ^= 0x01;

@@ -9,15 +9,18 @@ namespace {
 
 // Known-answer material published with golang.org/x/mod/sumdb/note (note_test.go).
 constexpr std::string_view kPeterVkey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
-constexpr std::string_view kPeterSkey = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+constexpr std::string_view kPeterSkey =
+    "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 constexpr std::string_view kEnochVkey = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop";
 constexpr std::string_view kText =
     "If you think cryptography is the answer to your problem,\n"
     "then you don't know what your problem is.\n";
 const std::string kPeterSig =
-    "\xE2\x80\x94 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    "\xE2\x80\x94 PeterNeumann "
+    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 const std::string kEnochSig =
-    "\xE2\x80\x94 EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
+    "\xE2\x80\x94 EnochRoot "
+    "rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
 
 NoteVerifier peter() { return *NoteVerifier::parse(kPeterVkey); }
 NoteVerifier enoch() { return *NoteVerifier::parse(kEnochVkey); }
@@ -159,20 +162,24 @@ TEST(NoteOpen, SizeCap) {
 
 TEST(NoteOpen, MalformedNotes) {
   const std::string text(kText);
+  const std::string sig64 =
+      "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=";
+  // The same with non-zero trailing bits in its last base64 character: non-canonical.
+  const std::string sig64_noncanonical = sig64.substr(0, sig64.size() - 2) + "N=";
   const std::string bad[] = {
       text,
       text + "\n",
       text + "\n" + kPeterSig.substr(0, kPeterSig.size() - 1),
       "\x01" + text + "\n" + kPeterSig,
       "\xff" + text + "\n" + kPeterSig,
-      text + "\n" + "\xE2\x80\x94 Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=",
+      text + "\n" + "\xE2\x80\x94 Bad Name " + sig64,
       text + "\n" + kPeterSig + "Unexpected line.\n",
       text + "\n" + kPeterSig + "\n",
-      text + "\n" + "- PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n",
+      text + "\n" + "- PeterNeumann " + sig64 + "\n",
       text + "\n" + "\xE2\x80\x94 PeterNeumann\n",
       text + "\n" + "\xE2\x80\x94 PeterNeumann AAAA\n",             // 3 bytes: shorter than a key ID + 1
       text + "\n" + "\xE2\x80\x94 PeterNeumann x08go/ZJ!!\n",       // not base64
-      text + "\n" + "\xE2\x80\x94 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAN=\n",  // non-canonical base64
+      text + "\n" + "\xE2\x80\x94 PeterNeumann " + sig64_noncanonical + "\n",
       text + "\r\n" + kPeterSig,
       "",
   };
