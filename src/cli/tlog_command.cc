@@ -1,0 +1,89 @@
+// `openpcc tlog --config FILE`: runs the transparency log service (services/tlog/tlog_service.h) until SIGINT or
+// SIGTERM. `--print-example-config` prints an annotated configuration; `--new-publisher-token` makes a publisher
+// token and prints it with the hash that goes into the configuration.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "services/common/signals.h"
+#include "services/tlog/publisher_token.h"
+#include "services/tlog/tlog_service.h"
+
+namespace openpcc::cli {
+namespace {
+
+struct TlogOptions {
+  std::string config;
+  bool print_example = false;
+  bool new_token = false;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "openpcc tlog: error: %s\n", message.c_str());
+  return 1;
+}
+
+int run_tlog(const TlogOptions& opts) {
+  if (opts.print_example) {
+    std::fputs(tlog::example_service_config().c_str(), stdout);
+    return 0;
+  }
+  if (opts.new_token) {
+    const std::string token = tlog::generate_publisher_token();
+    std::printf("publisher token (give it to the publisher; shown once): %s\n", token.c_str());
+    std::printf("for publisher_token_hashes in the tlog config:          %s\n",
+                tlog::publisher_token_hash(token).c_str());
+    return 0;
+  }
+  if (opts.config.empty()) return fail("--config FILE is required (see --help, --print-example-config)");
+  // Before any thread exists, so that only wait_for_shutdown_signal() sees SIGINT/SIGTERM.
+  services::block_shutdown_signals();
+
+  auto config = tlog::load_service_config(opts.config);
+  if (!config) return fail(config.error().to_string());
+  // Logs go to stderr: stdout carries only the "listening on" line that scripts and tests read.
+  auto logger = spdlog::stderr_color_mt("tlog");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+
+  auto service = tlog::Service::start(*config);
+  if (!service) return fail(service.error().to_string());
+  auto head = (*service)->log().checkpoint();
+  spdlog::info("tlog: serving {} on {} with database {}; {} entries", config->origin, (*service)->url(),
+               config->database.starts_with("sqlite:") ? config->database : std::string("postgresql"),
+               head ? head->checkpoint.size : 0);
+  spdlog::info("tlog: verifier key {} (also in {})", (*service)->verifier_key(),
+               tlog::verifier_key_path(config->log_key).string());
+  if (config->publisher_token_hashes.empty()) spdlog::warn("tlog: no publisher tokens configured: appends are refused");
+  std::printf("listening on %s\n", (*service)->url().c_str());
+  std::fflush(stdout);
+
+  const int signal = services::wait_for_shutdown_signal();
+  spdlog::info("tlog: signal {} received; shutting down", signal);
+  (*service)->shutdown(std::chrono::seconds(10));
+  spdlog::info("tlog: stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_tlog_command(CLI::App& app, int& exit_code) {
+  auto opts = std::make_shared<TlogOptions>();
+  auto* cmd = app.add_subcommand(
+      "tlog",
+      "Run the transparency log: an append-only Merkle log (RFC 9162) of signed statements whose heads are published "
+      "as signed checkpoints (C2SP tlog-checkpoint), with inclusion and consistency proofs over HTTP");
+  cmd->add_option("--config", opts->config, "Configuration file (JSON; keys below)");
+  cmd->add_flag("--print-example-config", opts->print_example, "Print an annotated example configuration and exit");
+  cmd->add_flag("--new-publisher-token", opts->new_token,
+                "Make a publisher token; print it and the SHA-256 that goes into publisher_token_hashes");
+  cmd->footer(tlog::service_config_help());
+  cmd->callback([opts, &exit_code] { exit_code = run_tlog(*opts); });
+}
+
+}  // namespace openpcc::cli
