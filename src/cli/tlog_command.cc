@@ -83,7 +83,12 @@ void add_tlog_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--new-publisher-token", opts->new_token,
                 "Make a publisher token; print it and the SHA-256 that goes into publisher_token_hashes");
   cmd->footer(tlog::service_config_help());
-  cmd->callback([opts, &exit_code] { exit_code = run_tlog(*opts); });
+  add_tlog_publish_subcommand(*cmd, exit_code);
+  // `openpcc tlog publish …` runs the publisher, not the service.
+  cmd->callback([opts, cmd, &exit_code] {
+    if (cmd->got_subcommand("publish")) return;
+    exit_code = run_tlog(*opts);
+  });
 }
 
 }  // namespace openpcc::cli

@@ -138,6 +138,70 @@ TEST_F(VerifyCliTest, UnreadableInputIsExitTwo) {
   EXPECT_EQ(run_openpcc({"verify", evidence(), "--policy", (*dir_ / "bad-policy.json").string()}).status, 2);
 }
 
+// The publisher's path: `openpcc tlog` with a publisher key, `openpcc tlog publish` of the node's image manifest,
+// then a trust policy that takes the manifest from the bundle instead of a pinned file.
+TEST_F(VerifyCliTest, ImageManifestFromTheTransparencyLog) {
+  const auto log_dir = *dir_ / "tlog";
+  std::filesystem::create_directories(log_dir);
+  ASSERT_EQ(run_openpcc({"keygen", "badge", "--out", (log_dir / "publisher.pem").string()}).status, 0);
+  auto token = run_openpcc({"tlog", "--new-publisher-token"});
+  ASSERT_EQ(token.status, 0) << token.out;
+  // "publisher token (…): <token>\nfor publisher_token_hashes …: <hash>\n"
+  const std::string first = token.out.substr(0, token.out.find('\n'));
+  const std::string second = token.out.substr(token.out.find('\n') + 1);
+  const std::string token_value = first.substr(first.rfind(' ') + 1);
+  const std::string token_hash = second.substr(second.rfind(' ') + 1, 64);
+  write_file(log_dir / "token", token_value + "\n");
+  std::filesystem::permissions(log_dir / "token", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  nlohmann::json config = {{"listen", "127.0.0.1:0"},
+                           {"database", "sqlite:tlog.db"},
+                           {"origin", "tlog.test/verify"},
+                           {"log_key", "tlog.key"},
+                           {"publisher_token_hashes", {token_hash}},
+                           {"publisher_keys", {"publisher.pem.pub"}}};
+  write_file(log_dir / "tlog.json", config.dump());
+  test_support::ServiceProcess tlog;
+  auto url = tlog.start({"tlog", "--config", (log_dir / "tlog.json").string()}, (log_dir / "tlog.log").string());
+  ASSERT_TRUE(url) << url.error().to_string() << read_file(log_dir / "tlog.log");
+
+  auto publish = run_openpcc({"tlog", "publish", "--log", *url, "--token-file", (log_dir / "token").string(), "--key",
+                              (log_dir / "publisher.pem").string(), "--image-manifest",
+                              (*dir_ / "node" / "image-manifest.json").string(), "--out",
+                              (log_dir / "image.bundle.json").string()});
+  ASSERT_EQ(publish.status, 0) << publish.out << read_file(log_dir / "tlog.log");
+  EXPECT_NE(publish.out.find("published: https://confident.security/v2/image-manifest at index 0"), std::string::npos)
+      << publish.out;
+
+  // A statement signed by a key the log does not list is refused by the log itself.
+  ASSERT_EQ(run_openpcc({"keygen", "badge", "--out", (log_dir / "stranger.pem").string()}).status, 0);
+  EXPECT_EQ(run_openpcc({"tlog", "publish", "--log", *url, "--token-file", (log_dir / "token").string(), "--key",
+                         (log_dir / "stranger.pem").string(), "--image-manifest",
+                         (*dir_ / "node" / "image-manifest.json").string(), "--out",
+                         (log_dir / "stranger.bundle.json").string()})
+                .status,
+            1);
+
+  const std::string vkey = read_file(log_dir / "tlog.key.vkey");
+  nlohmann::json policy_json = {
+      {"accept_simulated_tee", true},
+      {"simulated_roots", {(*dir_ / "node" / "simulated-root.pem.pub").string()}},
+      {"transparency",
+       {{"log_key", vkey.substr(0, vkey.find('\n'))},
+        {"publisher_keys", {(log_dir / "publisher.pem.pub").string()}},
+        {"image_manifest_bundles", {(log_dir / "image.bundle.json").string()}}}}};
+  write_file(log_dir / "policy.json", policy_json.dump());
+  auto out = run_openpcc({"verify", evidence(), "--policy", (log_dir / "policy.json").string()});
+  EXPECT_EQ(out.status, 0) << out.out;
+  EXPECT_NE(out.out.find("image manifest from transparency bundle"), std::string::npos) << out.out;
+
+  // An edited bundle makes the policy unusable (exit 2), naming the bundle.
+  std::string bundle = read_file(log_dir / "image.bundle.json");
+  bundle[bundle.find("\"logIndex\":0") + 11] = '1';
+  write_file(log_dir / "image.bundle.json", bundle);
+  out = run_openpcc({"verify", evidence(), "--policy", (log_dir / "policy.json").string()});
+  EXPECT_EQ(out.status, 2) << out.out;
+}
+
 TEST_F(VerifyCliTest, ASecondBootOnTheSameTpmIsRefused) {
   auto again = run_openpcc({"compute-boot", "--tpm", swtpm_->tcti(), "--model", (*dir_ / "model").string(),
                             "--out-dir", (*dir_ / "node2").string()});

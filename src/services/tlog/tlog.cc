@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "transparency/statement.h"
+
 namespace openpcc::tlog {
 
 Result<std::unique_ptr<TransparencyLog>> TransparencyLog::open(std::shared_ptr<store::Database> db,
@@ -39,6 +41,22 @@ Result<AppendReceipt> TransparencyLog::append(ByteSpan entry) {
     return make_error(ErrorCode::kLimitExceeded, "tlog: entry of " + std::to_string(entry.size()) +
                                                      " bytes exceeds the limit of " +
                                                      std::to_string(options_.max_entry_bytes));
+  }
+  if (!options_.publishers.empty()) {
+    auto envelope = transparency::parse_dsse_envelope(to_string(entry));
+    if (!envelope) {
+      return make_error(ErrorCode::kInvalidArgument, "tlog: entry is not a DSSE envelope: " + envelope.error().message);
+    }
+    if (transparency::to_json(*envelope) != to_string(entry)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "tlog: entry is not in canonical envelope form (compact JSON, members in ascending order, "
+                        "standard base64), so bundles could not recompute its leaf");
+    }
+    if (auto statement = transparency::verify_envelope(*envelope, options_.publishers); !statement) {
+      const bool bad_signature = statement.error().code == ErrorCode::kAuthenticationFailed;
+      return make_error(bad_signature ? ErrorCode::kUnauthenticated : ErrorCode::kInvalidArgument,
+                        "tlog: entry refused: " + statement.error().message);
+    }
   }
   auto appended = store_->append(entry);
   if (!appended) return std::unexpected(appended.error());

@@ -29,6 +29,7 @@
 #include "common/error.h"
 #include "store/database.h"
 #include "transparency/checkpoint.h"
+#include "transparency/dsse.h"
 #include "transparency/merkle.h"
 #include "transparency/merkle_store.h"
 #include "transparency/note.h"
@@ -41,6 +42,11 @@ inline constexpr size_t kDefaultMaxEntryBytes = 256 * 1024;
 
 struct LogOptions {
   size_t max_entry_bytes = kDefaultMaxEntryBytes;
+  // When not empty, an entry must be a DSSE envelope in its canonical JSON form (transparency/dsse.h to_json, so
+  // that bundles recompute the same leaf) carrying an in-toto statement signed by these keys (at their threshold):
+  // the log then holds only what its publishers signed, whoever holds a bearer token. kInvalidArgument for an entry
+  // that is not such an envelope, kUnauthenticated for one without enough trusted signatures.
+  transparency::PublisherKeys publishers;
   // Unix seconds for appended_at; the system clock when empty.
   std::function<int64_t()> clock = {};
 };

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "net/blocking_pool.h"
@@ -34,6 +36,9 @@ constexpr char kExample[] = R"({
   "log_key": "tlog.key",
   // SHA-256 (hex) of each publisher token allowed to append; make one with: openpcc tlog --new-publisher-token
   "publisher_token_hashes": [],
+  // Ed25519 public keys (PEM) of the publishers: an entry must be a DSSE envelope of an in-toto statement signed by
+  // one of them (openpcc tlog publish makes those). Empty: any bytes a token holder appends.
+  "publisher_keys": ["publisher.pub.pem"],
   // HTTPS: remove this object for plain HTTP (e.g. behind a TLS-terminating proxy on the same host).
   "tls": {"certificate": "tlog-cert.pem", "private_key": "tlog-key.pem"},
   "limits": {
@@ -60,6 +65,9 @@ constexpr char kHelp[] =
     "                          its verifier key is written to <log_key>.vkey. Default tlog.key.\n"
     "  publisher_token_hashes  SHA-256 (64 hex digits) of each bearer token allowed to append. Empty: nobody can\n"
     "                          append. Make a token with: openpcc tlog --new-publisher-token\n"
+    "  publisher_keys          Ed25519 public keys (PEM files). When set, an entry must be a canonical DSSE\n"
+    "                          envelope of an in-toto statement signed by one of them (what `openpcc tlog publish`\n"
+    "                          sends); anything else is refused (400, or 401 for an untrusted signature).\n"
     "  tls                     optional {\"certificate\": PEM chain file, \"private_key\": PEM file}: serve HTTPS\n"
     "  limits                  optional object:\n"
     "    max_entry_bytes       largest entry (request body) accepted (default 262144)\n"
@@ -80,6 +88,7 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   const std::optional<std::string> origin = cfg.optional_string("origin");
   const std::string log_key = cfg.string("log_key", "tlog.key");
   out.publisher_token_hashes = cfg.strings("publisher_token_hashes");
+  const std::vector<std::string> publisher_keys = cfg.strings("publisher_keys");
   const bool has_tls = cfg.has("tls");
   services::ConfigReader& tls = cfg.object("tls");
   const std::string certificate = tls.string("certificate", "");
@@ -113,6 +122,7 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   if (auto tokens = PublisherTokens::from_hashes(out.publisher_token_hashes); !tokens) {
     return std::unexpected(wrap_error("config: tlog.publisher_token_hashes", tokens.error()));
   }
+  for (const auto& key : publisher_keys) out.publisher_keys.push_back(services::resolve_config_path(out.data_dir, key));
   if (has_tls) {
     if (certificate.empty() || private_key.empty()) {
       return make_error(ErrorCode::kInvalidArgument,
@@ -180,6 +190,17 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config) {
   state->db = *db;
   LogOptions log_options;
   log_options.max_entry_bytes = config.max_entry_bytes;
+  for (const auto& path : config.publisher_keys) {
+    std::ifstream in(path);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    auto key = in ? crypto::Ed25519PublicKey::from_pem(pem.str())
+                  : Result<crypto::Ed25519PublicKey>(make_error(ErrorCode::kIo, "cannot read the file"));
+    if (!key) return std::unexpected(wrap_error("publisher key " + path.string(), key.error()));
+    if (auto added = log_options.publishers.add(*key); !added) {
+      return std::unexpected(wrap_error("publisher key " + path.string(), added.error()));
+    }
+  }
   auto log = TransparencyLog::open(state->db, std::move(*signer), log_options);
   if (!log) return std::unexpected(wrap_error("database", log.error()));
   state->log = std::move(*log);

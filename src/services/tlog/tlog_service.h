@@ -49,6 +49,8 @@ struct ServiceConfig {
   std::string origin;
   std::filesystem::path log_key;
   std::vector<std::string> publisher_token_hashes;
+  // Ed25519 public keys (PEM files) whose DSSE signatures an entry needs; empty = entries are opaque bytes.
+  std::vector<std::filesystem::path> publisher_keys;
   std::optional<TlsFiles> tls;
   size_t max_entry_bytes = kDefaultMaxEntryBytes;
   size_t max_connections = 1024;
