@@ -57,6 +57,22 @@ net::Task<Status> fail(net::ServerResponse& res, std::string_view op, const Erro
   co_return co_await send_json(res, status, error_json(message));
 }
 
+// "application/json", in any letter case, with or without parameters ("; charset=utf-8").
+bool is_json_media_type(std::optional<std::string_view> value) {
+  constexpr std::string_view kJson = "application/json";
+  if (!value) return false;
+  std::string_view media = value->substr(0, value->find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+  while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.remove_prefix(1);
+  if (media.size() != kJson.size()) return false;
+  for (size_t i = 0; i < media.size(); ++i) {
+    char c = media[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kJson[i]) return false;
+  }
+  return true;
+}
+
 // "?a=1&b=2" → {a: 1, b: 2}. Strict: only `allowed` names, each at most once, no empty names; values are taken as
 // they are (our parameters are digits and hex, which need no percent-decoding).
 Result<Query> parse_query(std::string_view target, std::initializer_list<std::string_view> allowed) {
@@ -111,10 +127,7 @@ net::Task<Status> append(std::shared_ptr<const Context> ctx, net::ServerRequest&
     Error e{ErrorCode::kUnauthenticated, "a publisher token is required (Authorization: Bearer <token>)"};
     co_return co_await fail(res, op, e, started);
   }
-  auto type = req.headers().get("Content-Type");
-  std::string_view media = type ? type->substr(0, type->find(';')) : std::string_view();
-  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-  if (media != "application/json") {
+  if (!is_json_media_type(req.headers().get("Content-Type"))) {
     Error e{ErrorCode::kUnsupported, "Content-Type must be application/json (a DSSE envelope)"};
     co_return co_await fail(res, op, e, started);
   }

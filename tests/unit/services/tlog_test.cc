@@ -309,8 +309,11 @@ TEST_F(TlogHttp, StatusCodes) {
   net::Headers auth;
   auth.set("Authorization", "Bearer " + token_);
   net::Headers json = auth;
-  json.set("Content-Type", "application/json; charset=utf-8");
+  json.set("Content-Type", "Application/JSON; charset=utf-8");
   EXPECT_EQ(raw("POST", "/v1/log/entries", envelope(1), auth).status, 415);
+  net::Headers text = auth;
+  text.set("Content-Type", "text/plain");
+  EXPECT_EQ(raw("POST", "/v1/log/entries", envelope(1), text).status, 415);
   EXPECT_EQ(raw("POST", "/v1/log/entries", Bytes(4097, 'x'), json).status, 413);
   EXPECT_EQ(raw("POST", "/v1/log/entries", Bytes{}, json).status, 400);
   auto ok = raw("POST", "/v1/log/entries", envelope(1), json);
