@@ -24,26 +24,11 @@
 #include "attest/verify.h"
 #include "crypto/ecdsa.h"
 #include "crypto/sha256.h"
+#include "setup.h"
 #include "support/swtpm.h"
 
 namespace openpcc::bench {
 namespace {
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_attest_verify: %s\n", what.c_str());
-  std::abort();
-}
-
-template <class T>
-T must(Result<T> r, const char* what) {
-  if (!r) die(std::string(what) + ": " + r.error().to_string());
-  return std::move(*r);
-}
-
-Bytes digest_of(std::string_view s) {
-  auto d = crypto::sha256(as_bytes(s));
-  return Bytes(d.begin(), d.end());
-}
 
 constexpr int64_t kBootTime = 1'790'000'000;
 
@@ -62,10 +47,10 @@ struct Fixture {
     auto root = must(attest::SimulatedHardwareRoot::generate(), "simulated root");
     attest::BootManifest manifest;
     manifest.firmware_version = "bench firmware";
-    manifest.bootloader_digest = digest_of("bootloader");
+    manifest.bootloader_digest = sha256_bytes("bootloader");
     manifest.gpt_header = to_bytes("gpt");
-    manifest.kernel_cmdline = "ro confsec.root=" + to_hex(digest_of("root"));
-    manifest.model_digest = digest_of("model");
+    manifest.kernel_cmdline = "ro confsec.root=" + to_hex(sha256_bytes("root"));
+    manifest.model_digest = sha256_bytes("model");
     tpm::ComputeBootConfig config;
     config.manifest = manifest;
     config.simulated_root = &root;

@@ -12,6 +12,8 @@
 // JSON (what a client receiving it over the network pays).
 #include <benchmark/benchmark.h>
 
+#include "setup.h"
+
 #include <cstring>
 #include <optional>
 #include <string>
@@ -131,15 +133,6 @@ struct Setup {
   FloorBundleVerify::Inputs floor_inputs;
   Bytes publisher_raw, log_raw;
 };
-
-template <class T>
-T must(Result<T> r, const char* what) {
-  if (!r) {
-    std::fprintf(stderr, "bench: %s: %s\n", what, r.error().to_string().c_str());
-    std::abort();
-  }
-  return std::move(*r);
-}
 
 const Setup& setup() {
   static const Setup s = [] {

@@ -33,26 +33,11 @@
 #include "common/bytes.h"
 #include "crypto/kem.h"
 #include "crypto/sha256.h"
+#include "setup.h"
 #include "support/swtpm.h"
 
 namespace openpcc::bench {
 namespace {
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_tpm_ecdh: %s\n", what.c_str());
-  std::abort();
-}
-
-template <class T>
-T must(Result<T> r, const char* what) {
-  if (!r) die(std::string(what) + ": " + r.error().to_string());
-  return std::move(*r);
-}
-
-Bytes digest_of(std::string_view s) {
-  auto d = crypto::sha256(as_bytes(s));
-  return Bytes(d.begin(), d.end());
-}
 
 // One swtpm for the whole run, started on first use from the benchmark's main thread.
 struct Node {
@@ -61,7 +46,7 @@ struct Node {
     device.emplace(must(tpm::TpmDevice::open(must(tpm::TctiConfig::parse(swtpm->tcti()), "tcti")), "open"));
     if (!device->startup()) die("startup");
     for (uint32_t pcr : {0u, 4u, 7u, 12u}) {
-      if (!device->pcr_extend(pcr, digest_of("boot " + std::to_string(pcr)))) die("extend");
+      if (!device->pcr_extend(pcr, sha256_bytes("boot " + std::to_string(pcr)))) die("extend");
     }
     attest::PcrValues golden = must(device->pcr_read(attest::kAttestedPcrs), "pcr_read");
     // swtpm has 3 transient object slots and no resource manager in between: keep only the REK transient (its
