@@ -177,7 +177,7 @@ TEST_F(ComputeBootTest, ARealSevSnpReportVerifiesButIsNotBoundToThisNode) {
   Bytes report = attest::testing::azure_report();
   ASSERT_EQ(report.size(), attest::kSevSnpReportSize);
   tee->set_data(std::string(report.begin(), report.end()));
-  const Bytes& vcek = attest::testing::vcek().der();
+  const Bytes vcek = attest::testing::vcek().der();  // a copy: the certificate is a temporary
   tee->set_signature(std::string(vcek.begin(), vcek.end()));
 
   auto policy = VerifierPolicy::production();
