@@ -22,7 +22,8 @@ using Operation = std::function<Result<nlohmann::json>(const nlohmann::json& req
 
 class Harness {
  public:
-  // A harness with every operation the project implements (hpke.*, bhttp.*, ohttp.*, rsa_blind.*, rsa.*, currency.*).
+  // A harness with every operation the project implements (hpke.*, bhttp.*, ohttp.*, rsa_blind.*, rsa.*, currency.*,
+  // merkle.*, sevsnp.*).
   static Harness with_all_operations();
 
   void add(std::string name, Operation op);
