@@ -3,9 +3,7 @@
 // inclusion proof + signed checkpoint) that clients verify offline.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "cli/commands.h"
@@ -49,14 +47,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(ErrorCode::kIo, "cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string trim_line(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
@@ -69,21 +59,21 @@ Result<transparency::Statement> build_statement(const PublishOptions& opts) {
                       "give exactly one of --image-manifest, --currency-jwk, --ohttp-keys (with --rotation-periods)");
   }
   if (!opts.image_manifest.empty()) {
-    auto text = read_file(opts.image_manifest);
+    auto text = services::read_public_file(opts.image_manifest);
     if (!text) return std::unexpected(text.error());
     return transparency::image_manifest_statement(trim_line(*text));
   }
   if (!opts.currency_jwk.empty()) {
-    auto text = read_file(opts.currency_jwk);
+    auto text = services::read_public_file(opts.currency_jwk);
     if (!text) return std::unexpected(text.error());
     return transparency::currency_key_statement(trim_line(*text));
   }
   if (opts.rotation_periods.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "--ohttp-keys needs --rotation-periods");
   }
-  auto keys = read_file(opts.ohttp_keys);
+  auto keys = services::read_public_file(opts.ohttp_keys);
   if (!keys) return std::unexpected(keys.error());
-  auto periods_text = read_file(opts.rotation_periods);
+  auto periods_text = services::read_public_file(opts.rotation_periods);
   if (!periods_text) return std::unexpected(periods_text.error());
   auto periods = transparency::parse_key_rotation_periods(trim_line(*periods_text));
   if (!periods) return std::unexpected(periods.error());

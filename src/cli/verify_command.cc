@@ -2,15 +2,14 @@
 // every check with what was seen and expected. Exit status: 0 verified, 1 not verified, 2 bad input.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "attest/verify.h"
 #include "cli/commands.h"
 #include "client/trust/trust_policy.h"
+#include "services/common/key_files.h"
 
 namespace openpcc::cli {
 namespace {
@@ -50,14 +49,10 @@ const char* status_name(attest::CheckStatus s) {
 }
 
 int run_verify(const VerifyOptions& opts) {
-  std::ifstream in(opts.evidence, std::ios::binary);
-  if (!in) return input_error("cannot open " + opts.evidence);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string bytes = buffer.str();
-  if (bytes.size() > kMaxEvidenceFile) return input_error(opts.evidence + " is larger than 16 MiB");
+  auto bytes = services::read_public_file(opts.evidence, kMaxEvidenceFile);
+  if (!bytes) return input_error(bytes.error().message);
   pb::SignedEvidenceList evidence;
-  if (!evidence.ParseFromString(bytes)) {
+  if (!evidence.ParseFromString(*bytes)) {
     return input_error(opts.evidence + " is not a SignedEvidenceList protobuf");
   }
 

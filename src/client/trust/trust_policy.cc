@@ -1,30 +1,17 @@
 #include "client/trust/trust_policy.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "attest/image_manifest.h"
 #include "services/common/config.h"
+#include "services/common/key_files.h"
 #include "transparency/bundle.h"
 #include "transparency/predicates.h"
 
 namespace openpcc::client {
 namespace {
 
-constexpr size_t kMaxPolicyInputFile = 4 << 20;
-
 Result<std::string> read_text(const std::filesystem::path& path) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot read " + path.string() + ": " + ec.message());
-  if (size > kMaxPolicyInputFile) {
-    return make_error(ErrorCode::kLimitExceeded, path.string() + " is larger than 4 MiB");
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (!in.good() && !in.eof()) return make_error(ErrorCode::kIo, "cannot read " + path.string());
-  return ss.str();
+  constexpr size_t kMaxPolicyInputFile = 4 << 20;  // keys, manifests, bundles, CRLs: all far smaller
+  return services::read_public_file(path, kMaxPolicyInputFile);
 }
 
 std::unexpected<Error> in_file(const std::filesystem::path& path, const Error& e) {

@@ -30,6 +30,7 @@ class UniqueFd {
   explicit UniqueFd(int fd = -1) : fd_(fd) {}
   UniqueFd(const UniqueFd&) = delete;
   UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   ~UniqueFd() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -184,46 +185,70 @@ Result<Key> load_or_generate(const fs::path& path, Load load, Generate generate,
 
 }  // namespace
 
-Result<SecretBytes> read_secret_file(const fs::path& path) {
-  // O_NONBLOCK so that a FIFO in the key's place cannot hang us before the regular-file check.
+namespace {
+
+// Opens `path` for reading if it is a regular file; `what` names it in errors ("key file", "file").
+Result<std::pair<UniqueFd, struct stat>> open_regular_file(const fs::path& path, const std::string& what) {
+  // O_NONBLOCK so that a FIFO in the file's place cannot hang us before the regular-file check.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) {
-    if (errno == ENOENT) return make_error(ErrorCode::kNotFound, "key file " + path.string() + " does not exist");
-    return io_error(ErrorCode::kIo, "cannot open key file", path, errno);
+    if (errno == ENOENT) return make_error(ErrorCode::kNotFound, what + " " + path.string() + " does not exist");
+    return io_error(ErrorCode::kIo, "cannot open " + what, path, errno);
   }
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return io_error(ErrorCode::kIo, "cannot stat key file", path, errno);
+  if (::fstat(fd.get(), &st) != 0) return io_error(ErrorCode::kIo, "cannot stat " + what, path, errno);
   if (!S_ISREG(st.st_mode)) {
-    return make_error(ErrorCode::kInvalidArgument, "key file " + path.string() + " is not a regular file");
+    return make_error(ErrorCode::kInvalidArgument, what + " " + path.string() + " is not a regular file");
   }
+  return std::pair{std::move(fd), st};
+}
+
+// Reads at most max_size bytes into `buf` (max_size + 1 bytes long), whatever fstat said, so that a file growing
+// meanwhile is still bounded. The byte count, or an error naming the file when it is larger than max_size.
+Result<size_t> read_bounded(int fd, uint8_t* buf, size_t max_size, const fs::path& path, const std::string& what) {
+  size_t done = 0;
+  while (done < max_size + 1) {
+    const ssize_t n = ::read(fd, buf + done, max_size + 1 - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error(ErrorCode::kIo, "cannot read " + what, path, errno);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  if (done > max_size) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      what + " " + path.string() + " is larger than " + std::to_string(max_size) + " bytes");
+  }
+  return done;
+}
+
+}  // namespace
+
+Result<SecretBytes> read_secret_file(const fs::path& path) {
+  auto file = open_regular_file(path, "key file");
+  if (!file) return std::unexpected(file.error());
+  const struct stat& st = file->second;
   if ((st.st_mode & 077) != 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "key file " + path.string() + " has mode " + mode_string(st.st_mode) +
                           ", which lets group or others access it; refusing to use it. Restrict it with `chmod 600 " +
                           path.string() + "` (and consider the key exposed if others could read it)");
   }
-  if (static_cast<uint64_t>(st.st_size) > kMaxSecretFileSize) {
-    return make_error(ErrorCode::kInvalidArgument, "key file " + path.string() + " is larger than " +
-                                                       std::to_string(kMaxSecretFileSize) + " bytes");
-  }
-  // Read up to the limit whatever fstat said, so a file that grows meanwhile is still bounded.
   SecretBytes buf(kMaxSecretFileSize + 1);
-  size_t done = 0;
-  while (done < buf.size()) {
-    const ssize_t n = ::read(fd.get(), buf.data() + done, buf.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error(ErrorCode::kIo, "cannot read key file", path, errno);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  if (done > kMaxSecretFileSize) {
-    return make_error(ErrorCode::kInvalidArgument, "key file " + path.string() + " is larger than " +
-                                                       std::to_string(kMaxSecretFileSize) + " bytes");
-  }
-  SecretBytes out(ByteSpan(buf.data(), done));
-  return out;
+  auto size = read_bounded(file->first.get(), buf.data(), kMaxSecretFileSize, path, "key file");
+  if (!size) return std::unexpected(size.error());
+  return SecretBytes(ByteSpan(buf.data(), *size));
+}
+
+Result<std::string> read_public_file(const fs::path& path, size_t max_size) {
+  auto file = open_regular_file(path, "file");
+  if (!file) return std::unexpected(file.error());
+  std::string buf(max_size + 1, '\0');
+  auto size = read_bounded(file->first.get(), reinterpret_cast<uint8_t*>(buf.data()), max_size, path, "file");
+  if (!size) return std::unexpected(size.error());
+  buf.resize(*size);
+  return buf;
 }
 
 Status write_secret_file_atomically(const fs::path& path, ByteSpan bytes, ExistingFile existing) {

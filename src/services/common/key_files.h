@@ -35,6 +35,11 @@ enum class ExistingFile {
 // kMaxSecretFileSize, or its mode grants group or others any access (the message gives the mode and the fix).
 Result<SecretBytes> read_secret_file(const std::filesystem::path& path);
 
+// A public file's contents (a public key, a policy, a bundle, evidence): kNotFound if it does not exist,
+// kInvalidArgument if it is not a regular file or is larger than max_size, kIo for read errors.
+inline constexpr size_t kMaxPublicFileSize = 16 << 20;
+Result<std::string> read_public_file(const std::filesystem::path& path, size_t max_size = kMaxPublicFileSize);
+
 // Writes `bytes` as a mode-0600 file, atomically and durably (see above). A missing parent directory is created
 // with mode 0700.
 Status write_secret_file_atomically(const std::filesystem::path& path, ByteSpan bytes,

@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "net/blocking_pool.h"
@@ -191,11 +189,9 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config) {
   LogOptions log_options;
   log_options.max_entry_bytes = config.max_entry_bytes;
   for (const auto& path : config.publisher_keys) {
-    std::ifstream in(path);
-    std::stringstream pem;
-    pem << in.rdbuf();
-    auto key = in ? crypto::Ed25519PublicKey::from_pem(pem.str())
-                  : Result<crypto::Ed25519PublicKey>(make_error(ErrorCode::kIo, "cannot read the file"));
+    auto pem = services::read_public_file(path);
+    if (!pem) return std::unexpected(wrap_error("publisher key", pem.error()));
+    auto key = crypto::Ed25519PublicKey::from_pem(*pem);
     if (!key) return std::unexpected(wrap_error("publisher key " + path.string(), key.error()));
     if (auto added = log_options.publishers.add(*key); !added) {
       return std::unexpected(wrap_error("publisher key " + path.string(), added.error()));
