@@ -17,7 +17,9 @@ void add_blindbank_command(CLI::App& app, int& exit_code);
 void add_tlog_command(CLI::App& app, int& exit_code);
 void add_compute_boot_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
+void add_computenode_command(CLI::App& app, int& exit_code);
 void add_dev_command(CLI::App& app, int& exit_code);
+void add_chat_commands(CLI::App& app, int& exit_code);  // `openpcc chat`, `openpcc complete`
 // `openpcc tlog publish`, under the tlog command.
 void add_tlog_publish_subcommand(CLI::App& tlog, int& exit_code);
 

@@ -15,9 +15,8 @@
 #include "attest/tpm/tcti.h"
 #include "attest/tpm/tpm_device.h"
 #include "cli/commands.h"
-#include "common/secure.h"
-#include "crypto/sha256.h"
 #include "services/common/key_files.h"
+#include "services/computenode/node_boot.h"
 
 namespace openpcc::cli {
 namespace {
@@ -54,32 +53,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-Bytes digest_of(std::string_view text) {
-  auto d = crypto::sha256(as_bytes(text));
-  return Bytes(d.begin(), d.end());
-}
-
-Result<attest::SimulatedHardwareRoot> load_or_create_root(const std::filesystem::path& path, bool& created) {
-  created = false;
-  auto pem = services::read_secret_file(path);
-  if (pem) return attest::SimulatedHardwareRoot::from_pem(to_string(pem->span()));
-  if (pem.error().code != ErrorCode::kNotFound) return std::unexpected(pem.error());
-  auto root = attest::SimulatedHardwareRoot::generate();
-  if (!root) return std::unexpected(root.error());
-  auto text = root->to_pem();
-  if (!text) return std::unexpected(text.error());
-  auto ok = services::write_secret_file_atomically(path, as_bytes(*text), services::ExistingFile::kKeep);
-  secure_wipe(text->data(), text->size());
-  if (!ok) return std::unexpected(ok.error());
-  auto pub = root->public_key().to_pem();
-  if (!pub) return std::unexpected(pub.error());
-  if (auto w = services::write_public_file_atomically(services::public_key_path(path), as_bytes(*pub)); !w) {
-    return std::unexpected(w.error());
-  }
-  created = true;
-  return root;
-}
-
 int run_compute_boot(const ComputeBootOptions& opts) {
   const std::filesystem::path dir(opts.out_dir);
   std::error_code ec;
@@ -89,20 +62,15 @@ int run_compute_boot(const ComputeBootOptions& opts) {
   auto model_digest = attest::model_digest_of_files(opts.model);
   if (!model_digest) return fail("model " + opts.model + ": " + model_digest.error().to_string());
 
-  attest::BootManifest manifest;
-  manifest.firmware_version = opts.firmware_version;
-  manifest.bootloader_digest = digest_of("openpcc simulated boot loader");
-  manifest.gpt_header = to_bytes("openpcc simulated GPT header");
-  manifest.secure_boot = true;
-  const std::string verity = opts.verity_root.empty() ? to_hex(digest_of("openpcc simulated root filesystem"))
-                                                      : opts.verity_root;
-  manifest.kernel_cmdline = "root=/dev/mapper/root ro confsec.root=" + verity;
-  manifest.model_digest = *model_digest;
+  attest::SimulatedBootOptions boot_options;
+  boot_options.firmware_version = opts.firmware_version;
+  boot_options.verity_root = opts.verity_root;
+  const attest::BootManifest manifest = attest::simulated_boot_manifest(*model_digest, boot_options);
 
   const std::filesystem::path root_path =
       opts.simulated_root.empty() ? dir / "simulated-root.pem" : std::filesystem::path(opts.simulated_root);
   bool created = false;
-  auto root = load_or_create_root(root_path, created);
+  auto root = computenode::load_or_create_simulated_root(root_path, &created);
   if (!root) return fail("simulated hardware root " + root_path.string() + ": " + root.error().to_string());
 
   auto tcti = tpm::TctiConfig::parse(opts.tpm);

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "cli/dev_stack.h"
+#include "devstack/dev_stack.h"
 
 namespace openpcc::cli {
 namespace {
@@ -33,7 +33,7 @@ void add_dev_command(CLI::App& app, int& exit_code) {
   dev->footer(kDevHelp);
   dev->require_subcommand(1);
 
-  auto up = std::make_shared<dev::DevUpOptions>();
+  auto up = std::make_shared<devstack::DevUpOptions>();
   auto* up_cmd = dev->add_subcommand("up", "Start the local stack and wait until it serves requests");
   up_cmd->add_option("--data-dir", up->data_dir, "Data directory")->default_val("openpcc-dev");
   up_cmd->add_option("--nodes", up->nodes, "Compute nodes, each with its own swtpm")->default_val(1)->check(
@@ -48,15 +48,20 @@ void add_dev_command(CLI::App& app, int& exit_code) {
       ->default_val(2048);
   up_cmd->add_flag("--quiet", up->quiet, "Print only errors");
   up_cmd->callback([up, &exit_code] {
-    auto s = dev::dev_up(*up);
-    exit_code = s ? 0 : fail(s.error().message);
+    auto stack = devstack::DevStack::up(*up);
+    if (!stack) {
+      exit_code = fail(stack.error().message);
+      return;
+    }
+    (*stack)->detach();  // the stack outlives this command; `openpcc dev down` stops it
+    exit_code = 0;
   });
 
   auto down_dir = std::make_shared<std::string>("openpcc-dev");
   auto* down_cmd = dev->add_subcommand("down", "Stop the local stack (its data stays)");
   down_cmd->add_option("--data-dir", *down_dir, "Data directory")->default_val("openpcc-dev");
   down_cmd->callback([down_dir, &exit_code] {
-    auto s = dev::dev_down(*down_dir);
+    auto s = devstack::dev_down(*down_dir);
     exit_code = s ? 0 : fail(s.error().message);
   });
 
@@ -64,7 +69,7 @@ void add_dev_command(CLI::App& app, int& exit_code) {
   auto* status_cmd = dev->add_subcommand("status", "Show the local stack's processes");
   status_cmd->add_option("--data-dir", *status_dir, "Data directory")->default_val("openpcc-dev");
   status_cmd->callback([status_dir, &exit_code] {
-    auto s = dev::dev_status(*status_dir);
+    auto s = devstack::dev_status(*status_dir);
     exit_code = s ? 0 : fail(s.error().message);
   });
 }

@@ -1,4 +1,4 @@
-#include "cli/dev_processes.h"
+#include "devstack/processes.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-namespace openpcc::cli::dev {
+namespace openpcc::devstack {
 namespace {
 
 std::vector<char*> to_argv(std::vector<std::string>& args) {
@@ -199,6 +199,30 @@ Result<std::string> run_to_completion(const std::vector<std::string>& argv_in, c
   return out;
 }
 
+bool tcp_port_open(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+Result<int> free_port() {
+  const int fd = bind_loopback(0);
+  if (fd < 0) return make_error(ErrorCode::kUnavailable, "no free port on 127.0.0.1");
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
+  close(fd);
+  if (port <= 0) return make_error(ErrorCode::kUnavailable, "getsockname failed");
+  return port;
+}
+
 Result<int> free_port_pair() {
   for (int attempt = 0; attempt < 50; ++attempt) {
     const int first = bind_loopback(0);
@@ -217,4 +241,4 @@ Result<int> free_port_pair() {
   return make_error(ErrorCode::kUnavailable, "no free port pair on 127.0.0.1");
 }
 
-}  // namespace openpcc::cli::dev
+}  // namespace openpcc::devstack

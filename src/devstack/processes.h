@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 
-namespace openpcc::cli::dev {
+namespace openpcc::devstack {
 
 // The running `openpcc` binary (/proc/self/exe), so that the stack runs the same build as the command.
 std::string self_binary();
@@ -43,5 +43,9 @@ Result<std::string> run_to_completion(const std::vector<std::string>& argv, cons
 
 // A port P on 127.0.0.1 such that P and P + 1 are free right now (swtpm's server and control ports).
 Result<int> free_port_pair();
+// True if something accepts TCP connections on 127.0.0.1:port.
+bool tcp_port_open(int port);
+// A port on 127.0.0.1 that is free right now (another process may take it before it is used: callers retry).
+Result<int> free_port();
 
-}  // namespace openpcc::cli::dev
+}  // namespace openpcc::devstack
