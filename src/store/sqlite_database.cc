@@ -6,6 +6,7 @@
 // met by the busy timeout and then by the retry loop.
 #include <sqlite3.h>
 
+#include <cctype>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -51,6 +52,17 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view context, bool* retryabl
   }
 }
 
+// "PRAGMA name" without a value: reads a setting. sqlite3_stmt_readonly() says false for every pragma.
+bool is_pragma_query(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  if (sql.size() - i < 6) return false;
+  for (size_t k = 0; k < 6; ++k) {
+    if (std::toupper(static_cast<unsigned char>(sql[i + k])) != "PRAGMA"[k]) return false;
+  }
+  return sql.find_first_of("=(") == std::string_view::npos;
+}
+
 class SqliteConnection {
  public:
   static Result<std::unique_ptr<SqliteConnection>> open(const std::string& path, bool in_memory,
@@ -90,6 +102,9 @@ class SqliteConnection {
     if (!sqlite3_get_autocommit(db_.get())) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
   bool in_transaction() const { return !sqlite3_get_autocommit(db_.get()); }
+  // Read-only mode refuses every statement that could write (sqlite3_stmt_readonly). Unlike PRAGMA query_only,
+  // switching it costs nothing: the pragma expires every prepared statement, so each read re-prepared its SQL.
+  void set_read_only(bool read_only) { read_only_ = read_only; }
 
   Result<Transaction::StatementResult> run(std::string_view sql, std::span<const SqlValue> params, bool* retryable);
 
@@ -102,6 +117,7 @@ class SqliteConnection {
   // Declared in this order so that statements are finalized before the connection closes.
   SqliteHandle db_;
   std::unordered_map<std::string, StatementHandle> statements_;  // keyed by the SQL as the caller wrote it
+  bool read_only_ = false;
 };
 
 Result<sqlite3_stmt*> SqliteConnection::prepare(std::string_view sql, bool* retryable) {
@@ -140,6 +156,9 @@ Result<Transaction::StatementResult> SqliteConnection::run(std::string_view sql,
   auto prepared = prepare(sql, retryable);
   if (!prepared) return std::unexpected(std::move(prepared.error()));
   sqlite3_stmt* stmt = *prepared;
+  if (read_only_ && !sqlite3_stmt_readonly(stmt) && !is_pragma_query(sql)) {
+    return make_error(ErrorCode::kInvalidArgument, "sqlite: a read-only transaction cannot run a statement that writes");
+  }
   // Unbind and reset on every exit: no pointer into the caller's (possibly secret) buffers outlives the call.
   struct ResetOnExit {
     sqlite3_stmt* stmt;
@@ -257,16 +276,11 @@ class SqliteDatabase final : public Database {
     if (!lease) return std::unexpected(std::move(lease.error()));
     SqliteConnection& conn = **lease;
 
-    const bool read_only = access == Access::kReadOnly;
-    if (read_only) {
-      if (Status s = conn.exec("PRAGMA query_only=ON", retryable); !s) {
-        lease->discard();
-        return s;
-      }
-    }
+    conn.set_read_only(access == Access::kReadOnly);
     Status result = run_in_transaction(conn, access, fn, retryable);
-    // Never lend out a connection with a half-open transaction or still in read-only mode.
-    if (conn.in_transaction() || (read_only && !conn.exec("PRAGMA query_only=OFF", nullptr))) lease->discard();
+    conn.set_read_only(false);
+    // Never lend out a connection with a half-open transaction.
+    if (conn.in_transaction()) lease->discard();
     return result;
   }
 
@@ -277,16 +291,11 @@ class SqliteDatabase final : public Database {
     auto lease = acquire(retryable);
     if (!lease) return std::unexpected(std::move(lease.error()));
     SqliteConnection& conn = **lease;
-    const bool read_only = access == Access::kReadOnly;
-    if (read_only) {
-      if (Status s = conn.exec("PRAGMA query_only=ON", retryable); !s) {
-        lease->discard();
-        return std::unexpected(std::move(s.error()));
-      }
-    }
+    conn.set_read_only(access == Access::kReadOnly);
     // Outside BEGIN, SQLite commits the statement by itself (and rolls it back by itself if it fails).
     auto result = conn.run(sql, params, retryable);
-    if (conn.in_transaction() || (read_only && !conn.exec("PRAGMA query_only=OFF", nullptr))) {
+    conn.set_read_only(false);
+    if (conn.in_transaction()) {
       conn.rollback();  // the statement was a BEGIN: not ours to leave open
       lease->discard();
     }

@@ -811,3 +811,17 @@ TEST(OpenDatabase, WrongPostgresDatabaseIsUnavailable) {
 
 }  // namespace
 }  // namespace openpcc::store
+
+// Read-only transactions refuse writing pragmas too, while pragma queries stay allowed (FileIsInWalMode… above).
+TEST(SqliteDatabase, ReadOnlyTransactionsRefuseWritingPragmas) {
+  openpcc::test_support::TempDir dir("openpcc-store");
+  auto db = open_database("sqlite:" + (dir / "ro.db").string());
+  ASSERT_TRUE(db) << db.error().to_string();
+  Status s = (*db)->read([](Transaction& tx) -> Status {
+    auto r = tx.execute("PRAGMA user_version = 7");
+    if (!r) return std::unexpected(r.error());
+    return {};
+  });
+  EXPECT_FALSE(s);
+  EXPECT_EQ(query_int(**db, "PRAGMA user_version").value(), 0);
+}
