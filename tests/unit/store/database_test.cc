@@ -809,9 +809,6 @@ TEST(OpenDatabase, WrongPostgresDatabaseIsUnavailable) {
   EXPECT_NE(db.error().message.find("no_such_database"), std::string::npos) << db.error().message;
 }
 
-}  // namespace
-}  // namespace openpcc::store
-
 // Read-only transactions refuse writing pragmas too, while pragma queries stay allowed (FileIsInWalMode… above).
 TEST(SqliteDatabase, ReadOnlyTransactionsRefuseWritingPragmas) {
   openpcc::test_support::TempDir dir("openpcc-store");
@@ -825,3 +822,6 @@ TEST(SqliteDatabase, ReadOnlyTransactionsRefuseWritingPragmas) {
   EXPECT_FALSE(s);
   EXPECT_EQ(query_int(**db, "PRAGMA user_version").value(), 0);
 }
+
+}  // namespace
+}  // namespace openpcc::store
