@@ -17,6 +17,7 @@ void add_blindbank_command(CLI::App& app, int& exit_code);
 void add_tlog_command(CLI::App& app, int& exit_code);
 void add_compute_boot_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
+void add_relay_command(CLI::App& app, int& exit_code);
 void add_computenode_command(CLI::App& app, int& exit_code);
 void add_dev_command(CLI::App& app, int& exit_code);
 void add_chat_commands(CLI::App& app, int& exit_code);  // `openpcc chat`, `openpcc complete`
