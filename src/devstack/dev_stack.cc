@@ -414,7 +414,8 @@ Status DevStack::State::start_nodes() {
                        {"tpm", "swtpm:host=127.0.0.1,port=" + std::to_string(swtpm_ports.at(name))},
                        {"router_url", exposed.at("router")},
                        {"models", {model}},
-                       {"engine", exposed.at("engine")},
+                       // The built-in test engine speaks both APIs; the Ollama adapter serves both (/api/* and /v1/*).
+                       {"engine", opts.engine.empty() ? "ollama+" + exposed.at("engine") : opts.engine},
                        {"model_path", (dir / "engine" / "model").string()},
                        {"badge_public_key", (dir / "keys" / "badge.key.pub").string()},
                        {"simulated_root", (dir / "keys" / "simulated-root.pem").string()},
