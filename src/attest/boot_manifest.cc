@@ -130,6 +130,20 @@ PcrValues expected_pcrs(const BootManifest& manifest) {
   return values;
 }
 
+BootManifest simulated_boot_manifest(ByteSpan model_digest, const SimulatedBootOptions& options) {
+  BootManifest manifest;
+  manifest.firmware_version = options.firmware_version;
+  manifest.bootloader_digest = digest_of(as_bytes(std::string_view("openpcc simulated boot loader")));
+  manifest.gpt_header = to_bytes("openpcc simulated GPT header");
+  manifest.secure_boot = true;
+  const std::string verity = options.verity_root.empty()
+                                 ? to_hex(digest_of(as_bytes(std::string_view("openpcc simulated root filesystem"))))
+                                 : options.verity_root;
+  manifest.kernel_cmdline = "root=/dev/mapper/root ro confsec.root=" + verity;
+  manifest.model_digest = Bytes(model_digest.begin(), model_digest.end());
+  return manifest;
+}
+
 Result<Bytes> model_digest_of_files(const std::filesystem::path& root) {
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -56,6 +56,16 @@ Result<Bytes> boot_event_log(const BootManifest& manifest);
 // The SHA-256 bank values after boot_events, for each of kAttestedPcrs (= replay of boot_event_log).
 PcrValues expected_pcrs(const BootManifest& manifest);
 
+// What the simulated boot of `openpcc compute-boot` and `openpcc computenode` measures: a simulated firmware, boot
+// loader and GPT with secure boot on, and the kernel command line "root=/dev/mapper/root ro confsec.root=<verity>".
+// Both build their manifest here, so a node's evidence matches the image manifest a publisher derives from the
+// same inputs.
+struct SimulatedBootOptions {
+  std::string firmware_version = "openpcc simulated firmware 1.0";
+  std::string verity_root;  // hex dm-verity root hash; empty = SHA-256("openpcc simulated root filesystem")
+};
+BootManifest simulated_boot_manifest(ByteSpan model_digest, const SimulatedBootOptions& options = {});
+
 // The model digest measured into PCR 12: SHA-256 over a canonical listing of every regular file under a directory
 // (or of one file), so that the same model files give the same digest wherever they are stored:
 //
