@@ -12,6 +12,7 @@ void register_commands(CLI::App& app, int& exit_code) {
   add_verify_command(app, exit_code);
   add_relay_command(app, exit_code);
   add_engine_command(app, exit_code);
+  add_router_command(app, exit_code);
   add_computenode_command(app, exit_code);
   add_dev_command(app, exit_code);
   add_chat_commands(app, exit_code);

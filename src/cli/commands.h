@@ -19,6 +19,7 @@ void add_compute_boot_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
 void add_relay_command(CLI::App& app, int& exit_code);
 void add_engine_command(CLI::App& app, int& exit_code);
+void add_router_command(CLI::App& app, int& exit_code);
 void add_computenode_command(CLI::App& app, int& exit_code);
 void add_dev_command(CLI::App& app, int& exit_code);
 void add_chat_commands(CLI::App& app, int& exit_code);  // `openpcc chat`, `openpcc complete`

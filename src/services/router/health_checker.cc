@@ -68,7 +68,7 @@ net::Task<void> run_check(std::shared_ptr<detail::HealthCheckerState> state, Hea
     state->count_removed("unhealthy", 1);
   } else if (grade) {
     spdlog::debug("router: node {} health check {} (grade {})", target.node_id, healthy ? "ok" : "failed",
-                  to_string(*grade));
+                  grade_name(*grade));
   }
   state->update_gauges();
 }

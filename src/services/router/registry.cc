@@ -22,7 +22,7 @@ bool has_all_tags(const pb::RoutingInfo& info, std::span<const std::string> want
 
 }  // namespace
 
-std::string_view to_string(Grade grade) {
+std::string_view grade_name(Grade grade) {
   switch (grade) {
     case Grade::kUnknown:
       return "unknown";

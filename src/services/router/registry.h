@@ -46,7 +46,7 @@ struct HealthPolicy {
 };
 
 enum class Grade { kUnknown, kOk, kUnavailable };
-std::string_view to_string(Grade grade);
+std::string_view grade_name(Grade grade);
 
 struct CheckRecord {
   TimePoint at;

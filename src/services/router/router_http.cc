@@ -345,7 +345,10 @@ net::Task<Status> compute(ContextPtr ctx, net::ServerRequest& req, net::ServerRe
   if (!body) {
     co_await rollback(c, *tx);
     c.compute_outcome("bad_request", started);
-    co_return std::unexpected(body.error());  // the server answers 413 / 400
+    if (body.error().code == ErrorCode::kLimitExceeded) {
+      co_return co_await send_message(res, 413, "request body too large");
+    }
+    co_return std::unexpected(body.error());  // the client broke off or sent a malformed body
   }
 
   const std::vector<Target> targets = routable_targets(c.registry, *routing);
@@ -398,7 +401,9 @@ Result<net::Handler> make_router_handler(Registry& registry, const currency::Pro
     return make_error(ErrorCode::kInvalidArgument, "max_manifests must be between 0 and 500");
   }
   net::ClientOptions node_options = options.node_client;
-  node_options.max_response_body_bytes = std::nullopt;
+  // Streams are long; a numeric bound is used instead of "unlimited" because Boost 1.74's parser compares a
+  // Content-Length with an empty optional limit as "too large" (every Content-Length response would fail).
+  node_options.max_response_body_bytes = uint64_t{1} << 50;
   auto client = net::Client::create(node_options);
   if (!client) return std::unexpected(wrap_error("node client", client.error()));
   auto ctx = std::make_shared<const Context>(

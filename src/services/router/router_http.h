@@ -55,7 +55,7 @@ struct RouterOptions {
   size_t max_manifest_request_bytes = 64 * 1024;
   int max_manifests = 500;                     // ≤ kMaxComputeManifests
   // Requests to nodes: connect_timeout bounds each connection attempt, read_timeout the wait for the response head
-  // and for each later piece of the body. max_response_body_bytes is ignored (streams are unbounded).
+  // and for each later piece of the body. max_response_body_bytes is ignored (streams are not bounded).
   net::ClientOptions node_client;
   // Unix seconds for credit checks (tests set it); default: the system clock.
   std::function<int64_t()> clock;
