@@ -44,8 +44,8 @@ struct NodeAgentConfig {
 
 class NodeAgent {
  public:
-  // Starts the heartbeat loop on `runtime` (which must outlive the agent's loop, i.e. stop the agent or destroy it
-  // before stopping the runtime). `client` sends the heartbeats (its timeouts apply; the reference uses
+  // Starts the heartbeat loop on `runtime`. Call stop() (or destroy the agent) before destroying the runtime; a
+  // runtime that is merely stopped is fine. `client` sends the heartbeats (its timeouts apply; the reference uses
   // interval / 2). Never fails: problems show up in the log and in heartbeats_sent() staying 0.
   static std::unique_ptr<NodeAgent> start(net::Runtime& runtime, NodeAgentConfig config, net::Client client);
 
