@@ -95,6 +95,13 @@ class TapProxy {
     return out;
   }
 
+  // The source port of each accepted connection (the connecting side's address is always 127.0.0.1), so that a test
+  // can look for the client's address in what a service further on received.
+  std::vector<uint16_t> peer_ports() const {
+    std::lock_guard lock(mutex_);
+    return peer_ports_;
+  }
+
   size_t connection_count() const {
     std::lock_guard lock(mutex_);
     return connections_.size();
@@ -152,7 +159,9 @@ class TapProxy {
 
   void accept_loop() {
     for (;;) {
-      const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      sockaddr_in peer{};
+      socklen_t peer_length = sizeof peer;
+      const int client = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_length, SOCK_CLOEXEC);
       if (client < 0) {
         if (errno == EINTR) continue;
         return;  // stop() shut the listener down
@@ -172,6 +181,7 @@ class TapProxy {
         if (target >= 0) ::close(target);
         return;
       }
+      peer_ports_.push_back(ntohs(peer.sin_port));
       auto link = std::make_unique<Link>();
       link->client_fd = client;
       link->target_fd = target;
@@ -218,6 +228,7 @@ class TapProxy {
   mutable std::mutex mutex_;
   bool stopped_ = false;
   std::vector<std::unique_ptr<Link>> connections_;
+  std::vector<uint16_t> peer_ports_;
   std::vector<std::thread> threads_;
 };
 
