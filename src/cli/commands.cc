@@ -10,6 +10,7 @@ void register_commands(CLI::App& app, int& exit_code) {
   add_tlog_command(app, exit_code);
   add_compute_boot_command(app, exit_code);
   add_verify_command(app, exit_code);
+  add_gateway_command(app, exit_code);
   add_relay_command(app, exit_code);
   add_engine_command(app, exit_code);
   add_router_command(app, exit_code);

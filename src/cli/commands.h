@@ -17,6 +17,7 @@ void add_blindbank_command(CLI::App& app, int& exit_code);
 void add_tlog_command(CLI::App& app, int& exit_code);
 void add_compute_boot_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
+void add_gateway_command(CLI::App& app, int& exit_code);
 void add_relay_command(CLI::App& app, int& exit_code);
 void add_engine_command(CLI::App& app, int& exit_code);
 void add_router_command(CLI::App& app, int& exit_code);
