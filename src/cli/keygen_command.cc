@@ -1,5 +1,6 @@
 // `openpcc keygen currency|badge --out FILE`: generates a service key file (services/common/key_files.h), with
-// progress on a terminal because safe-prime RSA keys take a while.
+// progress on a terminal because safe-prime RSA keys take a while. `openpcc keygen jwk` writes the currency public
+// key as the JWK that gets published.
 #include <unistd.h>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "services/authbank/jwk.h"
 #include "services/common/key_files.h"
 
 namespace openpcc::cli {
@@ -26,6 +28,14 @@ constexpr char kCurrencyHelp[] =
     "candidates, and how many is luck. Measured on a 2-core x86 machine: 0.2-0.3 s at 1024 bits, 0.5-5 s at 2048, "
     "15-60 s at 3072, minutes at 4096; slower CPUs take several times longer. Services that start without a key "
     "generate one the same way; generating it here ahead of time avoids the wait at first start.";
+
+constexpr char kJwkHelp[] =
+    "Write the currency public key as a JSON Web Key (RFC 7517): the form the AuthBank's config answer publishes "
+    "inside a signed statement. Reads the PKCS#1 PEM public key that `openpcc keygen currency` (or a service's "
+    "first start) wrote next to the private key as FILE.pub, and writes compact JSON "
+    "{\"e\",\"kid\",\"kty\":\"RSA\",\"n\",\"use\":\"sig\"} (kid = RFC 7638 thumbprint) to --out, mode 0644. "
+    "Publish it with `openpcc tlog publish --currency-jwk FILE` and name the bundle in the AuthBank's "
+    "currency_key_bundle.";
 
 constexpr char kBadgeHelp[] =
     "Generate the badge key: Ed25519, written as a PKCS#8 PEM file with mode 0600, its public key next to it as "
@@ -149,10 +159,32 @@ int run_badge(const KeygenOptions& opts) {
   return 0;
 }
 
+struct JwkOptions {
+  std::string public_key;
+  std::string out;
+};
+
+int run_jwk(const JwkOptions& opts) {
+  auto pem = services::read_public_file(opts.public_key, 64 * 1024);
+  if (!pem) return fail(pem.error().to_string());
+  auto key = crypto::RsaPublicKey::from_pem(*pem);
+  if (!key) {
+    return fail(opts.public_key + ": not an RSA public key (" + key.error().message +
+                "); pass the .pub file next to the currency key");
+  }
+  const std::string jwk = authbank::rsa_public_key_to_jwk(*key) + "\n";
+  if (auto ok = services::write_public_file_atomically(opts.out, as_bytes(jwk)); !ok) {
+    return fail(ok.error().to_string());
+  }
+  std::printf("jwk: %s\nkid: %s\nmodulus: %zu bits\n", opts.out.c_str(), authbank::rsa_jwk_thumbprint(*key).c_str(),
+              key->modulus_bits());
+  return 0;
+}
+
 }  // namespace
 
 void add_keygen_command(CLI::App& app, int& exit_code) {
-  auto* keygen = app.add_subcommand("keygen", "Generate a service key file (currency or badge key)");
+  auto* keygen = app.add_subcommand("keygen", "Generate a service key file (currency or badge key), or the currency key's JWK");
   keygen->require_subcommand(1);
 
   // Owned by the callbacks; CLI11 keeps the subcommands alive as long as `app`.
@@ -172,6 +204,13 @@ void add_keygen_command(CLI::App& app, int& exit_code) {
       ->required();
   badge->add_flag("--force", badge_opts->force, "Replace an existing key file");
   badge->callback([badge_opts, &exit_code] { exit_code = run_badge(*badge_opts); });
+
+  auto jwk_opts = std::make_shared<JwkOptions>();
+  auto* jwk = keygen->add_subcommand("jwk", kJwkHelp);
+  jwk->add_option("--public-key", jwk_opts->public_key, "The currency public key (PKCS#1 PEM, e.g. currency.key.pub)")
+      ->required();
+  jwk->add_option("--out", jwk_opts->out, "JWK file to write (replaced if it exists)")->required();
+  jwk->callback([jwk_opts, &exit_code] { exit_code = run_jwk(*jwk_opts); });
 }
 
 }  // namespace openpcc::cli

@@ -256,6 +256,8 @@ TEST_F(AuthBankCli, ExampleConfigIsValid) {
   EXPECT_EQ(config->port, 8443);
   EXPECT_TRUE(config->tls.has_value());
   EXPECT_EQ(config->database, "sqlite:" + (dir_ / "money.db").string());
+  EXPECT_EQ(config->currency_key_bundle, dir_ / "currency-key.bundle.json");
+  EXPECT_EQ(config->ohttp_keys_bundle, dir_ / "ohttp-keys.bundle.json");
   auto no_config = run({"authbank"});
   EXPECT_EQ(no_config.status, 1);
   EXPECT_NE(no_config.err.find("--config"), std::string::npos);
@@ -282,8 +284,13 @@ TEST_F(AuthBankCli, ServesOverHttpsAndStopsOnSigterm) {
   auto config = rt.block_on([&]() -> net::Task<Result<pb::AuthConfigResponse>> { co_return co_await bank.config(); });
   ASSERT_TRUE(config.has_value()) << config.error().to_string();
   EXPECT_EQ(config->relays(0).url(), "https://relay.example");
-  auto currency_key = currency_key_from_config(*config);
-  ASSERT_TRUE(currency_key.has_value());
+  // No bundles configured: none sent (the currency key reaches clients only as a signed statement).
+  EXPECT_FALSE(config->has_currency_key_bundle());
+  EXPECT_FALSE(config->has_ohttp_key_configs_bundle());
+  auto private_key = crypto::RsaPrivateKey::from_pem(test_key_pem());
+  ASSERT_TRUE(private_key.has_value());
+  const crypto::RsaPublicKey currency_key_value = private_key->public_key();
+  const crypto::RsaPublicKey* currency_key = &currency_key_value;
 
   const auto value = *currency::Value::from_amount(400);
   auto pending = currency::begin_credit(*currency_key, value).value();

@@ -2,7 +2,8 @@
 // clients the way a wallet uses them:
 //   AuthBank withdraw → BlindBank deposit → batch withdraw → exchange → withdraw-full → AuthBank refund,
 // with both banks' balances checked after every step, and replayed and malformed requests rejected without moving
-// money.
+// money. The AuthBank serves the currency key and OHTTP keys as the transparency bundles a publisher made with
+// `openpcc keygen jwk` and `openpcc tlog publish`.
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -13,6 +14,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
 #include "common/random.h"
@@ -66,12 +69,17 @@ class BankFlowTest : public ::testing::Test {
     for (uint8_t b : {0x00, 0x04, 0x00, 0x01, 0x00, 0x01}) config.push_back(b);
     ohttp_keys_ = config;
     write_file(path("ohttp-keys.bin"), to_string(config));
+    write_file(path("periods.json"),
+               R"([{"active_from":"2026-01-01T00:00:00Z","active_until":"2099-01-01T00:00:00Z","key_id":1}])");
+    write_file(path("currency.key.pub"), public_key_.to_pem().value());
+    publish_bundles();
 
     const std::string common = "\"database\": \"sqlite:" + path("money.db") + "\", \"currency_key\": \"" +
                                path("currency.key") + "\", \"currency_key_bits\": 1024, \"log_level\": \"warn\"";
     write_file(path("authbank.json"),
                "{\"listen\": \"127.0.0.1:0\", " + common + ", \"badge_key\": \"" + path("badge.key") +
-                   "\", \"relays\": [\"http://127.0.0.1:3100\"], \"ohttp_key_configs\": \"" + path("ohttp-keys.bin") +
+                   "\", \"relays\": [\"http://127.0.0.1:3100\"], \"currency_key_bundle\": \"" +
+                   path("currency-key.bundle.json") + "\", \"ohttp_keys_bundle\": \"" + path("ohttp-keys.bundle.json") +
                    "\"}");
     write_file(path("blindbank.json"), "{\"listen\": \"127.0.0.1:0\", " + common + "}");
 
@@ -102,6 +110,52 @@ class BankFlowTest : public ::testing::Test {
   void TearDown() override {
     EXPECT_EQ(authbank_process_.stop(), 0) << read_file(path("authbank.log"));
     EXPECT_EQ(blindbank_process_.stop(), 0) << read_file(path("blindbank.log"));
+  }
+
+  // The publisher's side, with the real commands: the currency key's JWK (openpcc keygen jwk), a transparency log
+  // that accepts statements by one publisher key, and the two statements the AuthBank serves (openpcc tlog publish).
+  void publish_bundles() {
+    auto jwk = test_support::run_openpcc(
+        {"keygen", "jwk", "--public-key", path("currency.key.pub"), "--out", path("currency.jwk")});
+    ASSERT_EQ(jwk.status, 0) << jwk.out;
+    ASSERT_EQ(test_support::run_openpcc({"keygen", "badge", "--out", path("publisher.pem")}).status, 0);
+    auto token = test_support::run_openpcc({"tlog", "--new-publisher-token"});
+    ASSERT_EQ(token.status, 0) << token.out;
+    // "publisher token (…): <token>\nfor publisher_token_hashes …: <hash>\n"
+    const std::string first = token.out.substr(0, token.out.find('\n'));
+    const std::string second = token.out.substr(token.out.find('\n') + 1);
+    write_file(path("publisher.token"), first.substr(first.rfind(' ') + 1) + "\n", 0600);
+    const std::string token_hash = second.substr(second.rfind(' ') + 1, 64);
+    write_file(path("tlog.json"), "{\"listen\": \"127.0.0.1:0\", \"database\": \"sqlite:" + path("tlog.db") +
+                                      "\", \"origin\": \"tlog.test/bank-flow\", \"log_key\": \"" + path("tlog.key") +
+                                      "\", \"publisher_token_hashes\": [\"" + token_hash +
+                                      "\"], \"publisher_keys\": [\"" + path("publisher.pem.pub") +
+                                      "\"], \"log_level\": \"warn\"}");
+    auto log_url = tlog_process_.start({"tlog", "--config", path("tlog.json")}, path("tlog.log"));
+    ASSERT_TRUE(log_url) << log_url.error().to_string() << "\n" << read_file(path("tlog.log"));
+    const std::vector<std::string> common{"tlog", "publish", "--log", *log_url, "--token-file",
+                                          path("publisher.token"), "--key", path("publisher.pem")};
+    auto publish = [&](std::vector<std::string> what) {
+      std::vector<std::string> args = common;
+      args.insert(args.end(), what.begin(), what.end());
+      return test_support::run_openpcc(args);
+    };
+    auto currency = publish({"--currency-jwk", path("currency.jwk"), "--out", path("currency-key.bundle.json")});
+    ASSERT_EQ(currency.status, 0) << currency.out << read_file(path("tlog.log"));
+    auto ohttp = publish({"--ohttp-keys", path("ohttp-keys.bin"), "--rotation-periods", path("periods.json"), "--out",
+                          path("ohttp-keys.bundle.json")});
+    ASSERT_EQ(ohttp.status, 0) << ohttp.out << read_file(path("tlog.log"));
+    EXPECT_EQ(tlog_process_.stop(), 0) << read_file(path("tlog.log"));  // bundles verify offline
+  }
+
+  // The predicate of the statement inside a bundle (no signature checks: tests/unit/client does those).
+  static nlohmann::json bundle_predicate(const std::string& bundle_json) {
+    auto bundle = nlohmann::json::parse(bundle_json, nullptr, false);
+    if (!bundle.is_object() || !bundle.contains("dsseEnvelope")) return {};
+    auto payload = from_base64(bundle["dsseEnvelope"]["payload"].get<std::string>());
+    if (!payload) return {};
+    auto statement = nlohmann::json::parse(to_string(*payload), nullptr, false);
+    return statement.is_object() ? statement["predicate"] : nlohmann::json();
   }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
@@ -154,7 +208,7 @@ class BankFlowTest : public ::testing::Test {
   crypto::RsaPublicKey public_key_;
   Bytes ohttp_keys_;
   std::string account_, api_key_, auth_url_, blind_url_;
-  test_support::ServiceProcess authbank_process_, blindbank_process_;
+  test_support::ServiceProcess authbank_process_, blindbank_process_, tlog_process_;
   net::Runtime runtime_{1};
   std::unique_ptr<authbank::AuthBankClient> auth_;
   std::unique_ptr<blindbank::BlindBankClient> blind_;
@@ -163,15 +217,23 @@ class BankFlowTest : public ::testing::Test {
 TEST_F(BankFlowTest, WithdrawDepositSplitExchangeWithdrawFullRefund) {
   ASSERT_EQ(auth_balance(), 1000);
 
-  // Config: the relay, the OHTTP key configs and the currency key, as published.
+  // Config: the relay and the two published bundles, byte for byte, carrying the currency key's JWK and the OHTTP
+  // key configs.
   auto config = run([&]() -> net::Task<Result<pb::AuthConfigResponse>> { co_return co_await auth_->config(); });
   ASSERT_TRUE(config) << config.error().to_string();
   ASSERT_EQ(config->relays_size(), 1);
   EXPECT_EQ(config->relays(0).url(), "http://127.0.0.1:3100");
-  EXPECT_EQ(authbank::ohttp_key_configs_from_config(*config), ohttp_keys_);
-  auto published = authbank::currency_key_from_config(*config);
-  ASSERT_TRUE(published) << published.error().to_string();
-  EXPECT_EQ(published->n, public_key_.n);
+  EXPECT_EQ(config->currency_key_bundle(), read_file(path("currency-key.bundle.json")));
+  EXPECT_EQ(config->ohttp_key_configs_bundle(), read_file(path("ohttp-keys.bundle.json")));
+  auto jwk_raw = from_base64(bundle_predicate(config->currency_key_bundle()).value("jwkRaw", ""));
+  ASSERT_TRUE(jwk_raw);
+  auto jwk = nlohmann::json::parse(to_string(*jwk_raw), nullptr, false);
+  ASSERT_TRUE(jwk.is_object());
+  EXPECT_EQ(jwk.value("n", ""), to_base64url(public_key_.n));
+  EXPECT_EQ(to_string(*jwk_raw) + "\n", read_file(path("currency.jwk")));
+  auto keys_raw = from_base64(bundle_predicate(config->ohttp_key_configs_bundle()).value("ohttpKeys", ""));
+  ASSERT_TRUE(keys_raw);
+  EXPECT_EQ(*keys_raw, ohttp_keys_);
 
   // 1. AuthBank withdrawal of 512 (identified): a blind credit and a badge for the account's models.
   auto pending = begin(512);

@@ -7,7 +7,6 @@
 #include "currency/issuer.h"
 #include "currency/nonce.h"
 #include "currency/sql_nonce_store.h"
-#include "services/authbank/jwk.h"
 
 namespace openpcc::authbank {
 
@@ -114,8 +113,7 @@ AuthBank::AuthBank(std::unique_ptr<Ledger> ledger, std::unique_ptr<Crypto> crypt
     : ledger_(std::move(ledger)),
       crypto_(std::move(crypto)),
       options_(std::move(options)),
-      attestation_limiter_(options_.attestation_limit),
-      currency_jwk_(rsa_public_key_to_jwk(crypto_->issuer.public_key())) {}
+      attestation_limiter_(options_.attestation_limit) {}
 
 AuthBank::~AuthBank() = default;
 
@@ -142,17 +140,20 @@ Result<ConfigAnswer> AuthBank::config(const ApiKey& key, CallInfo* info) {
   if (!options_.router_url.empty()) r.set_router_url(options_.router_url);
   if (!options_.bank_url.empty()) r.set_bank_url(options_.bank_url);
   for (const auto& url : options_.relay_urls) r.add_relays()->set_url(url);
-  // Interim (docs/PROTOCOL.md): the raw bytes, not yet wrapped in signed transparency statements.
-  if (options_.ohttp_key_configs) {
-    auto configs = options_.ohttp_key_configs();
-    if (!configs) {
-      return make_error(ErrorCode::kUnavailable, "OHTTP key configs not available: " + configs.error().to_string());
+  if (options_.ohttp_keys_bundle) {
+    auto bundle = options_.ohttp_keys_bundle();
+    if (!bundle) {
+      return make_error(ErrorCode::kUnavailable, "OHTTP keys bundle not available: " + bundle.error().to_string());
     }
-    r.set_ohttp_key_configs_bundle(std::string(configs->begin(), configs->end()));
-  } else {
-    r.set_ohttp_key_configs_bundle(std::string());
+    r.set_ohttp_key_configs_bundle(std::string(bundle->begin(), bundle->end()));
   }
-  r.set_currency_key_bundle(currency_jwk_);
+  if (options_.currency_key_bundle) {
+    auto bundle = options_.currency_key_bundle();
+    if (!bundle) {
+      return make_error(ErrorCode::kUnavailable, "currency key bundle not available: " + bundle.error().to_string());
+    }
+    r.set_currency_key_bundle(std::string(bundle->begin(), bundle->end()));
+  }
   return answer;
 }
 

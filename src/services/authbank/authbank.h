@@ -79,10 +79,14 @@ struct AuthBankOptions {
   std::vector<std::string> relay_urls;
   std::string router_url;  // empty = not sent (the reference client ignores both URLs)
   std::string bank_url;
-  // The gateway's OHTTP key configs, `application/ohttp-keys` bytes (RFC 9458 §3), sent as they are. Asked on
-  // every config call (a file the gateway may rotate); an error answers the config request with kUnavailable.
-  // Unset: an empty field.
-  std::function<Result<Bytes>()> ohttp_key_configs;
+  // The signed statements the config answer carries, as transparency bundle JSON (transparency/bundle.h; written by
+  // `openpcc tlog publish`): the currency key's JWK (--currency-jwk) in currency_key_bundle, and the gateway's OHTTP
+  // key configs with their rotation periods (--ohttp-keys --rotation-periods) in ohttp_key_configs_bundle. Sent as
+  // they are (clients verify them: client/remote_config.h). Asked on every config call, so a publisher can replace
+  // them (key rotation) while the bank runs; an error answers the config request with kUnavailable. Unset: the
+  // field is left out.
+  std::function<Result<Bytes>()> currency_key_bundle;
+  std::function<Result<Bytes>()> ohttp_keys_bundle;
   // Free attestation tokens per account.
   RateLimit attestation_limit;
   // Unix seconds; tests move time.
@@ -138,8 +142,6 @@ class AuthBank {
   Ledger& ledger() { return *ledger_; }
   const crypto::RsaPublicKey& currency_public_key() const;
   const crypto::Ed25519PublicKey& badge_public_key() const;
-  // The JWK the config answer carries in currency_key_bundle.
-  const std::string& currency_key_jwk() const { return currency_jwk_; }
 
   ~AuthBank();
 
@@ -153,7 +155,6 @@ class AuthBank {
   std::unique_ptr<Crypto> crypto_;
   AuthBankOptions options_;
   TokenBucketLimiter attestation_limiter_;
-  std::string currency_jwk_;
 };
 
 }  // namespace openpcc::authbank

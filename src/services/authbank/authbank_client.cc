@@ -9,7 +9,6 @@
 #include "currency/credit_pb.h"
 #include "currency/nonce.h"
 #include "services/authbank/api_key.h"
-#include "services/authbank/jwk.h"
 #include "services/common/proto_http.h"
 
 namespace openpcc::authbank {
@@ -140,15 +139,6 @@ net::Task<Status> AuthBankClient::refund(currency::Credit credit) {
   secure_wipe(bytes.data(), bytes.size());
   if (!body) co_return std::unexpected(std::move(body.error()));
   co_return Status{};
-}
-
-Result<crypto::RsaPublicKey> currency_key_from_config(const pb::AuthConfigResponse& config) {
-  if (!config.has_currency_key_bundle()) return make_error(ErrorCode::kDecode, "config has no currency key");
-  return rsa_public_key_from_jwk(config.currency_key_bundle());
-}
-
-Bytes ohttp_key_configs_from_config(const pb::AuthConfigResponse& config) {
-  return to_bytes(config.ohttp_key_configs_bundle());
 }
 
 }  // namespace openpcc::authbank

@@ -3,7 +3,8 @@
 //
 //   AuthBankClient bank(services::direct_transport(*net::Client::create({.ca_file = ca})),
 //                       "https://auth.example:8443", api_key);
-//   auto config = co_await bank.config();                 // relays, OHTTP key configs, currency key (JWK)
+//   auto config = co_await bank.config();                 // relays + signed bundles: the currency key and the
+//                                                        // OHTTP keys (client/remote_config.h verifies them)
 //   auto pending = currency::begin_credit(key, value);
 //   auto got = co_await bank.withdraw(value, pending->blinded_message());
 //   auto credit = pending->finish(got->blind_signature);  // got->badge: for X-Confsec-Badge
@@ -74,11 +75,5 @@ class AuthBankClient {
   std::string base_url_;
   std::string api_key_;
 };
-
-// Interim bundle forms (docs/PROTOCOL.md): until the transparency work wraps them in signed statements, the config
-// answer's currency_key_bundle is the currency key's JWK (jwk.h) and ohttp_key_configs_bundle the raw
-// application/ohttp-keys bytes.
-Result<crypto::RsaPublicKey> currency_key_from_config(const pb::AuthConfigResponse& config);
-Bytes ohttp_key_configs_from_config(const pb::AuthConfigResponse& config);
 
 }  // namespace openpcc::authbank

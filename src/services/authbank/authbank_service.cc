@@ -5,9 +5,8 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <fstream>
+#include <functional>
 #include <mutex>
-#include <sstream>
 #include <stop_token>
 #include <thread>
 #include <utility>
@@ -25,16 +24,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The gateway's key configs are small (a few hundred bytes per key).
-constexpr size_t kMaxOhttpKeyConfigsSize = 64 * 1024;
+// A transparency bundle is an envelope, a proof and a checkpoint: a few KiB (transparency::kMaxBundleJsonBytes caps
+// what clients accept).
+constexpr size_t kMaxBundleFileSize = 1 << 20;
 constexpr std::chrono::hours kGarbageInterval{1};
 
-Result<Bytes> read_public_file(const fs::path& path, size_t max_size) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(ErrorCode::kNotFound, "cannot read " + path.string());
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (data.size() > max_size) return make_error(ErrorCode::kLimitExceeded, path.string() + " is too large");
-  return to_bytes(data);
+// Reads the bundle file at `path` for one config answer.
+std::function<Result<Bytes>()> bundle_reader(const fs::path& path) {
+  if (path.empty()) return {};
+  return [path]() -> Result<Bytes> {
+    auto text = services::read_public_file(path, kMaxBundleFileSize);
+    if (!text) return std::unexpected(text.error());
+    return to_bytes(*text);
+  };
 }
 
 Result<crypto::RsaPrivateKey> currency_key(const ServiceConfig& config, crypto::KeyGenProgress progress) {
@@ -61,7 +63,8 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   out.relays = cfg.strings("relays");
   out.router_url = cfg.string("router_url", "");
   out.bank_url = cfg.string("bank_url", "");
-  const auto ohttp_key_configs = cfg.optional_string("ohttp_key_configs");
+  const std::string currency_key_bundle = cfg.string("currency_key_bundle", "");
+  const std::string ohttp_keys_bundle = cfg.string("ohttp_keys_bundle", "");
 
   services::ConfigReader& tls = cfg.object("tls");
   const bool self_signed = tls.boolean("self_signed", false);
@@ -95,9 +98,8 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   if (out.currency_key_bits % 2 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "config: authbank.currency_key_bits must be even");
   }
-  if (ohttp_key_configs) {
-    out.ohttp_key_configs = services::resolve_config_path(out.data_dir, *ohttp_key_configs);
-  }
+  out.currency_key_bundle = services::resolve_config_path(out.data_dir, currency_key_bundle);
+  out.ohttp_keys_bundle = services::resolve_config_path(out.data_dir, ohttp_keys_bundle);
   if (self_signed && (certificate || private_key)) {
     return make_error(ErrorCode::kInvalidArgument,
                       "config: authbank.tls: self_signed excludes certificate and private_key");
@@ -149,8 +151,13 @@ std::string example_service_config() {
   "badge_key": "badge.key",
   // Published in GET /api/config (clients use the first relay).
   "relays": ["http://127.0.0.1:3100"],
-  // The gateway's OHTTP key configs (application/ohttp-keys), read on every config request.
-  "ohttp_key_configs": "ohttp-keys.bin",
+  // Signed statements sent in GET /api/config, as the transparency bundles `openpcc tlog publish` writes:
+  // the currency key (--currency-jwk, with the JWK from `openpcc keygen jwk`) and the gateway's OHTTP keys with
+  // their rotation periods (--ohttp-keys --rotation-periods, files from `openpcc gateway keys`). Read on every
+  // config request, so publishing a new bundle over the file rotates keys without a restart. Until a file
+  // exists, config requests answer 503; leave a key out to send no bundle.
+  "currency_key_bundle": "currency-key.bundle.json",
+  "ohttp_keys_bundle": "ohttp-keys.bundle.json",
   // A certificate made and kept in data_dir (authbank-tls-cert.pem is what clients trust), or
   // {"certificate": "cert.pem", "private_key": "key.pem"}; leave "tls" out for plain HTTP.
   "tls": {"self_signed": true, "hosts": ["localhost", "127.0.0.1"]},
@@ -206,11 +213,8 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config, cry
   options.relay_urls = config.relays;
   options.router_url = config.router_url;
   options.bank_url = config.bank_url;
-  if (!config.ohttp_key_configs.empty()) {
-    options.ohttp_key_configs = [path = config.ohttp_key_configs] {
-      return read_public_file(path, kMaxOhttpKeyConfigsSize);
-    };
-  }
+  options.currency_key_bundle = bundle_reader(config.currency_key_bundle);
+  options.ohttp_keys_bundle = bundle_reader(config.ohttp_keys_bundle);
   options.attestation_limit.per_second = static_cast<double>(config.attestation_tokens_per_minute) / 60.0;
   options.attestation_limit.burst = static_cast<double>(config.attestation_burst);
   auto bank = AuthBank::create(state->db, std::move(*currency), std::move(*badge), std::move(options));

@@ -14,7 +14,8 @@
 //     "badge_key": "badge.key",                // Ed25519, PKCS#8 PEM (or raw seed), mode 0600; generated if missing
 //     "relays": ["https://relay.example"],     // published in the config answer, first = preferred
 //     "router_url": "", "bank_url": "",        // optional, published as they are (the reference client ignores them)
-//     "ohttp_key_configs": "ohttp-keys.bin",   // the gateway's application/ohttp-keys file, read per config request
+//     "currency_key_bundle": "currency-key.bundle.json",   // transparency bundles (openpcc tlog publish) sent in
+//     "ohttp_keys_bundle": "ohttp-keys.bundle.json",       // the config answer; each read per config request
 //     "tls": {"self_signed": true, "hosts": ["localhost", "127.0.0.1"]},
 //            // or {"certificate": "cert.pem", "private_key": "key.pem"}; absent/empty = plain HTTP
 //     "limits": {"max_body_bytes": 16384, "attestation_tokens_per_minute": 60, "attestation_burst": 30},
@@ -61,7 +62,8 @@ struct ServiceConfig {
   std::vector<std::string> relays;
   std::string router_url;
   std::string bank_url;
-  std::filesystem::path ohttp_key_configs;  // empty = none
+  std::filesystem::path currency_key_bundle;  // empty = none
+  std::filesystem::path ohttp_keys_bundle;    // empty = none
   std::optional<TlsSettings> tls;
   size_t max_body_bytes = 16 * 1024;
   int64_t attestation_tokens_per_minute = 60;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "common/random.h"
 #include "services/common/key_files.h"
@@ -223,6 +224,45 @@ TEST(KeygenBadge, WritesEd25519KeyAndRefusesOverwrite) {
   EXPECT_EQ(read_text(key), original);
   ASSERT_EQ(run_openpcc({"keygen", "badge", "--out", key.string(), "--force"}, false).exit_code, 0);
   EXPECT_NE(read_text(key), original);
+}
+
+TEST(KeygenJwk, WritesTheCurrencyPublicKeyAsAJwk) {
+  TempDir dir;
+  auto key = crypto::RsaPrivateKey::from_pem(read_text(fs::path(OPENPCC_TEST_DATA_DIR) /
+                                                       "authbank-currency-key-1024.pem"));
+  ASSERT_TRUE(key.has_value());
+  const fs::path pub = dir.path() / "currency.key.pub";
+  std::ofstream(pub) << key->public_key().to_pem().value();
+  const fs::path out = dir.path() / "currency.jwk";
+  auto run = run_openpcc({"keygen", "jwk", "--public-key", pub.string(), "--out", out.string()}, false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "jwk: " + out.string())) << run.output;
+  EXPECT_TRUE(contains(run.output, "modulus: 1024 bits")) << run.output;
+  EXPECT_EQ(mode_of(out), 0644u);
+
+  const std::string text = read_text(out);
+  ASSERT_TRUE(text.ends_with("}\n"));
+  auto jwk = nlohmann::json::parse(text, nullptr, false);
+  ASSERT_TRUE(jwk.is_object()) << text;
+  EXPECT_EQ(jwk.size(), 5u);
+  EXPECT_EQ(jwk["kty"], "RSA");
+  EXPECT_EQ(jwk["use"], "sig");
+  EXPECT_EQ(jwk["n"], to_base64url(key->public_key().n));
+  EXPECT_EQ(jwk["e"], to_base64url(key->public_key().e));
+  EXPECT_TRUE(contains(run.output, "kid: " + jwk["kid"].get<std::string>())) << run.output;
+  // Compact, members in ascending order: what the AuthBank's rsa_public_key_to_jwk writes.
+  EXPECT_EQ(text, jwk.dump() + "\n");
+
+  // The private key file by mistake: refused with a hint, nothing written.
+  const fs::path wrong = dir.path() / "wrong.jwk";
+  auto refused = run_openpcc({"keygen", "jwk", "--public-key",
+                              (fs::path(OPENPCC_TEST_DATA_DIR) / "authbank-currency-key-1024.pem").string(), "--out",
+                              wrong.string()},
+                             false);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_TRUE(contains(refused.output, ".pub")) << refused.output;
+  EXPECT_FALSE(fs::exists(wrong));
+  EXPECT_NE(run_openpcc({"keygen", "jwk", "--out", wrong.string()}, false).exit_code, 0);  // --public-key required
 }
 
 }  // namespace

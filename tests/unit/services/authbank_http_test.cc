@@ -28,7 +28,14 @@ namespace {
 
 using authbank_test::Backend;
 
-const Bytes kOhttpKeys = {0x00, 0x29, 0x01, 0x00, 0x20, 0x00, 0x24};
+// Stand-ins for the bundles `openpcc tlog publish` writes: the bank passes them on as opaque bytes (clients verify
+// them; tests/unit/client/remote_config_test.cc has real ones).
+const std::string kOhttpKeysBundle = R"({"mediaType":"ohttp-keys stand-in"})";
+const std::string kCurrencyKeyBundle = R"({"mediaType":"currency-key stand-in"})";
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
 
 class AuthBankHttpTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -41,13 +48,14 @@ class AuthBankHttpTest : public ::testing::TestWithParam<Backend> {
     }
     const auto pem = authbank_test::read_test_file("authbank-currency-key-1024.pem");
     ASSERT_TRUE(services::write_secret_file_atomically(dir_ / "currency.key", as_bytes(pem)).has_value());
-    std::ofstream(dir_ / "ohttp-keys.bin", std::ios::binary)
-        .write(reinterpret_cast<const char*>(kOhttpKeys.data()), static_cast<std::streamsize>(kOhttpKeys.size()));
+    write_text(dir_ / "ohttp-keys.bundle.json", kOhttpKeysBundle);
+    write_text(dir_ / "currency-key.bundle.json", kCurrencyKeyBundle);
     nlohmann::json json = {
         {"listen", "127.0.0.1:0"},
         {"database", url},
         {"relays", {"https://relay.example"}},
-        {"ohttp_key_configs", "ohttp-keys.bin"},
+        {"ohttp_keys_bundle", "ohttp-keys.bundle.json"},
+        {"currency_key_bundle", "currency-key.bundle.json"},
         {"tls", {{"self_signed", true}}},
         {"limits", {{"max_body_bytes", 4096}, {"attestation_tokens_per_minute", 1}, {"attestation_burst", 2}}},
         {"log_level", "warn"},
@@ -112,10 +120,21 @@ TEST_P(AuthBankHttpTest, ClientFlows) {
   ASSERT_TRUE(config.has_value()) << config.error().to_string();
   ASSERT_EQ(config->relays_size(), 1);
   EXPECT_EQ(config->relays(0).url(), "https://relay.example");
-  EXPECT_EQ(ohttp_key_configs_from_config(*config), kOhttpKeys);
-  auto currency_key = currency_key_from_config(*config);
-  ASSERT_TRUE(currency_key.has_value()) << currency_key.error().to_string();
-  EXPECT_EQ(currency_key->n, authbank_test::currency_key().public_key().n);
+  EXPECT_EQ(config->ohttp_key_configs_bundle(), kOhttpKeysBundle);
+  EXPECT_EQ(config->currency_key_bundle(), kCurrencyKeyBundle);
+  const crypto::RsaPublicKey currency_key_value = authbank_test::currency_key().public_key();
+  const crypto::RsaPublicKey* currency_key = &currency_key_value;
+
+  // Publishing a new bundle over the file rotates it without a restart; a missing file is 503 (kUnavailable).
+  write_text(dir_ / "ohttp-keys.bundle.json", R"({"mediaType":"rotated"})");
+  auto rotated = run([&]() -> net::Task<Result<pb::AuthConfigResponse>> { co_return co_await bank.config(); });
+  ASSERT_TRUE(rotated.has_value()) << rotated.error().to_string();
+  EXPECT_EQ(rotated->ohttp_key_configs_bundle(), R"({"mediaType":"rotated"})");
+  std::filesystem::remove(dir_ / "currency-key.bundle.json");
+  auto missing = run([&]() -> net::Task<Result<pb::AuthConfigResponse>> { co_return co_await bank.config(); });
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::kUnavailable);
+  write_text(dir_ / "currency-key.bundle.json", kCurrencyKeyBundle);
 
   // Withdraw → finish → verify; the badge names the account's model.
   const auto value = *currency::Value::from_amount(256);
@@ -358,6 +377,25 @@ TEST(AuthBankClientMapping, CurrencyDate) {
   EXPECT_EQ(AuthBankClient::currency_date(1750000000), "Sun, 15 Jun 2025 15:00:00 GMT");
   EXPECT_EQ(AuthBankClient::currency_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
   EXPECT_EQ(AuthBankClient::currency_date(951782400 + 3599), "Tue, 29 Feb 2000 00:00:00 GMT");
+}
+
+TEST(AuthBankConfig, BundleKeysReplaceTheInterimRawForms) {
+  auto example = nlohmann::json::parse(example_service_config(), nullptr, false, /*ignore_comments=*/true);
+  ASSERT_FALSE(example.is_discarded());
+  auto config = parse_service_config(example, "/srv/auth");
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  EXPECT_EQ(config->currency_key_bundle, std::filesystem::path("/srv/auth/currency-key.bundle.json"));
+  EXPECT_EQ(config->ohttp_keys_bundle, std::filesystem::path("/srv/auth/ohttp-keys.bundle.json"));
+
+  auto minimal = parse_service_config(nlohmann::json{{"database", "sqlite:m.db"}}, "/srv/auth");
+  ASSERT_TRUE(minimal.has_value());
+  EXPECT_TRUE(minimal->currency_key_bundle.empty());
+  EXPECT_TRUE(minimal->ohttp_keys_bundle.empty());
+
+  // The raw key-config file of the interim form is gone: a config still naming it is refused, naming the key.
+  auto old = parse_service_config(nlohmann::json{{"ohttp_key_configs", "ohttp-keys.bin"}}, "/srv/auth");
+  ASSERT_FALSE(old.has_value());
+  EXPECT_NE(old.error().message.find("ohttp_key_configs"), std::string::npos);
 }
 
 }  // namespace

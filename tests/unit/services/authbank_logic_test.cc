@@ -15,7 +15,6 @@
 #include "currency/issuer.h"
 #include "currency/sql_nonce_store.h"
 #include "services/authbank/authbank.h"
-#include "services/authbank/jwk.h"
 #include "authbank_test_support.h"
 
 namespace openpcc::authbank {
@@ -41,10 +40,16 @@ class AuthBankTest : public ::testing::TestWithParam<Backend> {
     AuthBankOptions options;
     options.relay_urls = {"https://relay-1.example", "https://relay-2.example"};
     options.router_url = "http://confsec-router.invalid";
-    options.ohttp_key_configs = [this]() -> Result<Bytes> {
-      if (ohttp_configs_fail_) return make_error(ErrorCode::kIo, "gone");
-      return Bytes{0x00, 0x29, 0x01, 0x00, 0x20};
-    };
+    if (with_bundles_) {
+      options.ohttp_keys_bundle = [this]() -> Result<Bytes> {
+        if (ohttp_bundle_fails_) return make_error(ErrorCode::kIo, "gone");
+        return to_bytes(ohttp_bundle_);
+      };
+      options.currency_key_bundle = [this]() -> Result<Bytes> {
+        if (currency_bundle_fails_) return make_error(ErrorCode::kNotFound, "no file");
+        return to_bytes(currency_bundle_);
+      };
+    }
     options.attestation_limit = limit;
     options.clock = clock_;
     auto bank = AuthBank::create(db_, authbank_test::currency_key(), authbank_test::badge_key(), std::move(options));
@@ -101,7 +106,11 @@ class AuthBankTest : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<AuthBank> bank_;
   std::unique_ptr<currency::Issuer> issuer_;
   std::unique_ptr<currency::CreditVerifier> verifier_;
-  bool ohttp_configs_fail_ = false;
+  bool with_bundles_ = true;
+  bool ohttp_bundle_fails_ = false;
+  bool currency_bundle_fails_ = false;
+  std::string ohttp_bundle_ = R"({"mediaType":"ohttp keys bundle"})";
+  std::string currency_bundle_ = R"({"mediaType":"currency key bundle"})";
 };
 
 TEST_P(AuthBankTest, WithdrawSignsDebitsAndBadges) {
@@ -402,18 +411,34 @@ TEST_P(AuthBankTest, ConfigAnswer) {
   EXPECT_EQ(r.relays(1).url(), "https://relay-2.example");
   EXPECT_EQ(r.router_url(), "http://confsec-router.invalid");
   EXPECT_FALSE(r.has_bank_url());
-  EXPECT_EQ(r.ohttp_key_configs_bundle(), std::string("\x00\x29\x01\x00\x20", 5));
-  auto key = rsa_public_key_from_jwk(r.currency_key_bundle());
-  ASSERT_TRUE(key.has_value()) << key.error().to_string();
-  EXPECT_EQ(key->n, bank_->currency_public_key().n);
-  EXPECT_EQ(key->e, bank_->currency_public_key().e);
-  EXPECT_EQ(r.currency_key_bundle(), bank_->currency_key_jwk());
   EXPECT_FALSE(r.has_identity_policy());
+  // The bundles go out byte for byte as the publisher wrote them, read again for every answer (rotation).
+  EXPECT_EQ(r.ohttp_key_configs_bundle(), ohttp_bundle_);
+  EXPECT_EQ(r.currency_key_bundle(), currency_bundle_);
+  ohttp_bundle_ = R"({"mediaType":"rotated ohttp keys bundle"})";
+  auto rotated = bank_->config(key_of(c.key));
+  ASSERT_TRUE(rotated.has_value());
+  EXPECT_EQ(rotated->response.ohttp_key_configs_bundle(), ohttp_bundle_);
 
-  ohttp_configs_fail_ = true;
+  // A bundle that cannot be read makes the answer unavailable rather than incomplete.
+  ohttp_bundle_fails_ = true;
   auto unavailable = bank_->config(key_of(c.key));
   ASSERT_FALSE(unavailable.has_value());
   EXPECT_EQ(unavailable.error().code, ErrorCode::kUnavailable);
+  ohttp_bundle_fails_ = false;
+  currency_bundle_fails_ = true;
+  auto no_currency = bank_->config(key_of(c.key));
+  ASSERT_FALSE(no_currency.has_value());
+  EXPECT_EQ(no_currency.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(no_currency.error().message.find("currency key bundle"), std::string::npos);
+
+  // Without configured bundles the fields are left out (no raw key, no raw configs).
+  with_bundles_ = false;
+  ASSERT_TRUE(create_bank(RateLimit{.per_second = 0, .burst = 1}));
+  auto bare = bank_->config(key_of(c.key));
+  ASSERT_TRUE(bare.has_value()) << bare.error().to_string();
+  EXPECT_FALSE(bare->response.has_currency_key_bundle());
+  EXPECT_FALSE(bare->response.has_ohttp_key_configs_bundle());
 }
 
 TEST_P(AuthBankTest, JournalEqualsBalancesAfterRandomOperations) {
