@@ -76,11 +76,7 @@ Result<std::unique_ptr<BootedNode>> boot_node(const ServiceConfig& config, int64
   if (!device) return std::unexpected(wrap_error("tpm " + tcti->to_string(), device.error()));
   if (auto s = device->startup(); !s) return std::unexpected(wrap_error("tpm startup", s.error()));
   auto node = tpm::boot_compute_node(*device, boot, now);
-  if (!node) {
-    Error e = node.error();
-    if (e.code == ErrorCode::kConflict) e.message += " (a node boots once per TPM power cycle: restart the TPM)";
-    return std::unexpected(wrap_error("compute boot", std::move(e)));
-  }
+  if (!node) return std::unexpected(node.error());  // names the step; kConflict says to restart the TPM
   return std::make_unique<BootedNode>(BootedNode{std::move(*device), std::move(*root), std::move(*node)});
 }
 

@@ -45,8 +45,8 @@ struct BootedNode {
 };
 
 // Opens config.tpm, sends TPM2_Startup and boots (tpm::boot_compute_node, keys transient) at `now` (Unix seconds).
-// Errors name the step: the model files, the simulated root, the bundle file, the TPM (kConflict: its PCRs are not
-// fresh — power-cycle the TPM).
+// Errors name the step: the model files, the simulated root, the bundle file, the TPM (kConflict from the boot: its
+// PCRs were already measured — restart the TPM).
 Result<std::unique_ptr<BootedNode>> boot_node(const ServiceConfig& config, int64_t now);
 
 }  // namespace openpcc::computenode

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -277,7 +278,7 @@ Shared& shared() {
   return s;
 }
 
-std::unique_ptr<Node> start_node(const std::string& router_url) {
+std::unique_ptr<Node> start_node(const std::string& router_url, const json& extra = json::object()) {
   auto node = std::make_unique<Node>();
   node->dir = std::make_unique<test_support::TempDir>("openpcc-computenode");
   auto swtpm = test_support::Swtpm::start();
@@ -308,6 +309,7 @@ std::unique_ptr<Node> start_node(const std::string& router_url) {
             {"request_timeout_seconds", 30},
             {"threads", 2}};
   if (!router_url.empty()) j["router_url"] = router_url;
+  j.update(extra);
   auto config = parse_service_config(j, node->dir->path());
   EXPECT_TRUE(config) << config.error().to_string();
   if (!config) return nullptr;
@@ -586,6 +588,39 @@ TEST_F(ComputeNodeTest, EvidenceVerifiesAgainstThePrintedImageManifest) {
   EXPECT_EQ(report.node->rek_public_key, Bytes(node_->service->node().rek_public_key().begin(),
                                                node_->service->node().rek_public_key().end()));
   EXPECT_EQ(report.node->image_id, "local-image");
+}
+
+// Its own node and router: the evidence is refreshed (a new quote) and the next heartbeats carry it.
+TEST(ComputeNodeRefresh, HeartbeatsCarryRefreshedEvidence) {
+  FakeRouter router;
+  auto node = start_node(router.url(), json{{"evidence_refresh_seconds", 1}});
+  ASSERT_TRUE(node && node->service);
+  const std::string boot_evidence = node->service->node().evidence().SerializeAsString();
+  std::optional<pb::SignedEvidenceList> refreshed;
+  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  while (!refreshed && Clock::now() < deadline) {
+    for (const auto& event : router.events()) {
+      if (event.has_heartbeat() && event.heartbeat().routing_info().evidence().SerializeAsString() != boot_evidence) {
+        refreshed = event.heartbeat().routing_info().evidence();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(refreshed) << "no heartbeat with refreshed evidence";
+  auto root = load_or_create_simulated_root(node->config.simulated_root);
+  ASSERT_TRUE(root);
+  auto policy = attest::VerifierPolicy::local({root->public_key()});
+  policy.image_manifests = {node_image_manifest(node->config).value()};
+  const auto report = attest::verify_evidence(*refreshed, policy);
+  ASSERT_TRUE(report.ok()) << attest::format_report(report);
+  // Same node: same REK.
+  EXPECT_EQ(report.node->rek_public_key, Bytes(node->service->node().rek_public_key().begin(),
+                                               node->service->node().rek_public_key().end()));
+  node->service->shutdown(std::chrono::milliseconds(0));
+  // Deregistered on shutdown.
+  const auto events = router.events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_TRUE(events.back().has_shutdown());
 }
 
 // Its own node: extending a PCR breaks the REK for good.
