@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <limits>
 
 #include "net/internal/beast_io.h"
 #include "net/internal/read_all.h"
@@ -129,11 +130,9 @@ class ClientConnection final : public ClientStream::Impl {
     for (;;) {
       parser_.emplace();
       parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(options_.max_response_header_bytes, UINT32_MAX)));
-      if (body_limit) {
-        parser_->body_limit(*body_limit);
-      } else {
-        parser_->body_limit(boost::none);
-      }
+      // No limit is the largest one, not boost::none: Boost 1.74's parser compares a Content-Length with the
+      // optional limit, and every value is greater than an empty optional (each such answer failed as over the limit).
+      parser_->body_limit(body_limit.value_or(std::numeric_limits<uint64_t>::max()));
       if (is_head_) parser_->skip(true);
       beast::get_lowest_layer(stream_).expires_after(options_.read_timeout);
       ErrorCodeT ec;
