@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,8 +95,18 @@ void print_summary(const client::Response& response, const client::CompletionTex
   }
   const int64_t paid = response.credit_value();
   const int64_t refunded = response.refund().value_or(0);
-  std::fprintf(stderr, "credits  %lld paid, %lld refunded: %lld charged\n", static_cast<long long>(paid),
-               static_cast<long long>(refunded), static_cast<long long>(paid - refunded));
+  std::string note;
+  if (text.usage()) {
+    // The node charges 0.5 per input and 2 per output token and rounds the refund at random to a representable
+    // value (fair on average), so one request's charge is coarse.
+    const double cost = 0.5 * static_cast<double>(text.usage()->prompt_tokens) +
+                        2.0 * static_cast<double>(text.usage()->completion_tokens);
+    char buf[128];
+    std::snprintf(buf, sizeof buf, " (the tokens cost %.1f; refunds are rounded at random, fair on average)", cost);
+    note = buf;
+  }
+  std::fprintf(stderr, "credits  %lld paid, %lld refunded: %lld charged%s\n", static_cast<long long>(paid),
+               static_cast<long long>(refunded), static_cast<long long>(paid - refunded), note.c_str());
 }
 
 // The request on the runtime; 0 / 1 as the command's exit status.
@@ -137,7 +148,13 @@ int run_chat(const ChatOptions& opts) {
 
   const std::string path = config_path(opts);
   auto config = client::load_client_config(path);
-  if (!config) return usage_error(opts, path + ": " + config.error().message);
+  if (!config) {
+    std::string hint;
+    if (opts.config.empty() && !std::filesystem::exists(path)) {
+      hint = " (start a local stack with `openpcc dev up`, or pass --config FILE)";
+    }
+    return usage_error(opts, path + ": " + config.error().message + hint);
+  }
 
   net::Runtime runtime(2);
   auto c = client::Client::create(runtime, std::move(*config));
