@@ -224,7 +224,8 @@ net::Task<Result<Bytes>> Response::read_all(size_t max_bytes) {
     if (!piece) co_return std::unexpected(std::move(piece.error()));
     if (!*piece) break;
     if (all.size() + (*piece)->size() > max_bytes) {
-      co_return make_error(ErrorCode::kLimitExceeded, "the answer exceeds " + std::to_string(max_bytes) + " bytes");
+      co_return make_step_error(Step::kNode, ErrorCode::kLimitExceeded,
+                                "the answer exceeds " + std::to_string(max_bytes) + " bytes");
     }
     all.insert(all.end(), (*piece)->begin(), (*piece)->end());
   }
