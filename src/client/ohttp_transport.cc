@@ -165,16 +165,13 @@ class OhttpResponseStream::Impl {
 
   // Reads up to the inner response's final head.
   Task<Status> start() {
-    for (;;) {
-      auto event = co_await next_event();
-      if (!event) co_return std::unexpected(event.error());
-      if (auto* head = std::get_if<bhttp::ResponseHead>(&*event)) {
-        status_ = head->status;
-        headers_ = to_headers(head->headers);
-        co_return Status{};
-      }
-      co_return make_error(ErrorCode::kDecode, "ohttp response: body before the response head");
-    }
+    auto event = co_await next_event();
+    if (!event) co_return std::unexpected(event.error());
+    auto* head = std::get_if<bhttp::ResponseHead>(&*event);
+    if (head == nullptr) co_return make_error(ErrorCode::kDecode, "ohttp response: body before the response head");
+    status_ = head->status;
+    headers_ = to_headers(head->headers);
+    co_return Status{};
   }
 
   Task<Result<std::optional<Bytes>>> read_chunk() {

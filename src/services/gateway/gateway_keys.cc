@@ -123,17 +123,20 @@ std::vector<KeyConfig> current_key_configs(const GatewayKeyMaterial& material, t
     const KeyConfig* config;
     const transparency::KeyRotationPeriod* period;
     bool active;
+    size_t index;  // config order breaks ties
   };
   std::vector<Listed> listed;
   for (size_t i = 0; i < material.keys.keys().size() && i < material.periods.size(); ++i) {
     const auto& period = material.periods[i];
     if (now > period.active_until) continue;
-    listed.push_back(Listed{&material.keys.keys()[i].config, &period, is_active(period, now)});
+    listed.push_back(Listed{&material.keys.keys()[i].config, &period, is_active(period, now), i});
   }
-  std::stable_sort(listed.begin(), listed.end(), [](const Listed& a, const Listed& b) {
+  std::sort(listed.begin(), listed.end(), [](const Listed& a, const Listed& b) {
     if (a.active != b.active) return a.active;
-    if (a.active) return a.period->active_from > b.period->active_from;
-    return a.period->active_from < b.period->active_from;
+    if (a.period->active_from != b.period->active_from) {
+      return a.active ? a.period->active_from > b.period->active_from : a.period->active_from < b.period->active_from;
+    }
+    return a.index < b.index;
   });
   std::vector<KeyConfig> out;
   out.reserve(listed.size());
