@@ -19,7 +19,7 @@ namespace openpcc::cli {
 namespace {
 
 struct EngineOptions {
-  std::string listen = "127.0.0.1:11434";
+  std::string listen = "127.0.0.1:0";
   std::string model_dir;
   int64_t token_delay_ms = 0;
   bool init_model = false;
