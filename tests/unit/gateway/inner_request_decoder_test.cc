@@ -76,7 +76,9 @@ class DecoderFixture : public ::testing::Test {
       return c;
     }
     drain();
-    if (c.ended) EXPECT_TRUE(decoder.response_secrets() != nullptr);
+    if (c.ended) {
+      EXPECT_TRUE(decoder.response_secrets() != nullptr);
+    }
     return c;
   }
 
