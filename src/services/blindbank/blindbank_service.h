@@ -32,15 +32,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "services/common/config.h"
 #include "crypto/rsa_blind.h"
 #include "services/blindbank/blindbank.h"
 
 namespace openpcc::blindbank {
 
-struct TlsFiles {
-  std::filesystem::path certificate_file;  // PEM chain, leaf first
-  std::filesystem::path private_key_file;  // PEM
-};
+using TlsFiles = services::TlsFiles;
 
 struct ServiceConfig {
   std::string host = "127.0.0.1";

@@ -174,4 +174,36 @@ bool is_log_level(std::string_view level) {
   return false;
 }
 
+Status check_log_level(std::string_view service, std::string_view level) {
+  if (is_log_level(level)) return {};
+  return make_error(ErrorCode::kInvalidArgument, "config: " + std::string(service) + ".log_level must be one of " +
+                                                     std::string(kLogLevelsHelp));
+}
+
+Result<ConfigFile> read_service_config_file(const std::filesystem::path& path) {
+  auto json = read_config_file(path.string());
+  if (!json) return std::unexpected(json.error());
+  std::error_code ec;
+  std::filesystem::path base = std::filesystem::absolute(path, ec).parent_path();
+  if (ec) base = path.parent_path();
+  return ConfigFile{std::move(*json), std::move(base)};
+}
+
+TlsSection::TlsSection(ConfigReader& config) : present_(config.has("tls")) {
+  ConfigReader& tls = config.object("tls");
+  certificate_ = tls.string("certificate", "");
+  private_key_ = tls.string("private_key", "");
+}
+
+Result<std::optional<TlsFiles>> TlsSection::resolve(std::string_view service,
+                                                    const std::filesystem::path& data_dir) const {
+  if (!present_) return std::optional<TlsFiles>();
+  if (certificate_.empty() || private_key_.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "config: " + std::string(service) + ".tls needs both certificate and private_key (or remove it)");
+  }
+  return std::optional<TlsFiles>(
+      TlsFiles{resolve_config_path(data_dir, certificate_), resolve_config_path(data_dir, private_key_)});
+}
+
 }  // namespace openpcc::services

@@ -72,5 +72,34 @@ std::string resolve_database_url(const std::filesystem::path& data_dir, const st
 // The log levels services accept in their "log_level" key (spdlog's names).
 bool is_log_level(std::string_view level);
 inline constexpr std::string_view kLogLevelsHelp = "trace, debug, info, warn, error, off";
+// kInvalidArgument "config: <service>.log_level must be one of …" unless is_log_level(level).
+Status check_log_level(std::string_view service, std::string_view level);
+
+// A service config file read as JSON, with the directory its relative paths start from (the file's own, absolute).
+struct ConfigFile {
+  nlohmann::json json;
+  std::filesystem::path base_dir;
+};
+Result<ConfigFile> read_service_config_file(const std::filesystem::path& path);
+
+// The certificate chain and key a service serves HTTPS with.
+struct TlsFiles {
+  std::filesystem::path certificate_file;  // PEM chain, leaf first
+  std::filesystem::path private_key_file;  // PEM
+};
+
+// The optional "tls": {"certificate": FILE, "private_key": FILE} object of a service config. Read it with the other
+// keys (so both count as known), then resolve() once data_dir is known.
+class TlsSection {
+ public:
+  explicit TlsSection(ConfigReader& config);
+  // nullopt without a "tls" key; kInvalidArgument "config: <service>.tls needs both …" when one file is missing.
+  Result<std::optional<TlsFiles>> resolve(std::string_view service, const std::filesystem::path& data_dir) const;
+
+ private:
+  bool present_ = false;
+  std::string certificate_;
+  std::string private_key_;
+};
 
 }  // namespace openpcc::services

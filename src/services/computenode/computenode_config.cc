@@ -194,12 +194,9 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
 }
 
 Result<ServiceConfig> load_service_config(const fs::path& path) {
-  auto json = services::read_config_file(path.string());
-  if (!json) return std::unexpected(json.error());
-  std::error_code ec;
-  fs::path base = fs::absolute(path, ec).parent_path();
-  if (ec) base = path.parent_path();
-  return parse_service_config(*json, base);
+  auto file = services::read_service_config_file(path);
+  if (!file) return std::unexpected(file.error());
+  return parse_service_config(file->json, file->base_dir);
 }
 
 std::string example_service_config() { return kExample; }

@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "services/common/config.h"
 #include "services/gateway/gateway_keys.h"
 
 namespace openpcc::services {
@@ -43,10 +44,7 @@ class Metrics;
 
 namespace openpcc::gateway {
 
-struct TlsFiles {
-  std::filesystem::path certificate_file;  // PEM chain, leaf first
-  std::filesystem::path private_key_file;  // PEM
-};
+using TlsFiles = services::TlsFiles;
 
 struct ServiceConfig {
   std::string host = "127.0.0.1";

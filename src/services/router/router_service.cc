@@ -138,10 +138,7 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& input, const fs
   const std::optional<std::string> database = cfg.optional_string("database");
   const std::string currency_key = cfg.string("currency_key", "currency.key");
   out.currency_key_bits = static_cast<size_t>(cfg.integer("currency_key_bits", 2048, 1024, 8192));
-  const bool has_tls = cfg.has("tls");
-  services::ConfigReader& tls = cfg.object("tls");
-  const std::string certificate = tls.string("certificate", "");
-  const std::string private_key = tls.string("private_key", "");
+  const services::TlsSection tls(cfg);
 
   services::ConfigReader& health = cfg.object("health");
   out.health_interval = std::chrono::milliseconds(health.integer("interval_ms", 30'000, 10, 86'400'000));
@@ -182,28 +179,17 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& input, const fs
   if (out.currency_key_bits % 2 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "config: router.currency_key_bits must be even");
   }
-  if (has_tls) {
-    if (certificate.empty() || private_key.empty()) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "config: router.tls needs both certificate and private_key (or remove it)");
-    }
-    out.tls = TlsFiles{services::resolve_config_path(out.data_dir, certificate),
-                       services::resolve_config_path(out.data_dir, private_key)};
-  }
-  if (!services::is_log_level(out.log_level)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "config: router.log_level must be one of trace, debug, info, warn, error, off");
-  }
+  auto tls_files = tls.resolve("router", out.data_dir);
+  if (!tls_files) return std::unexpected(tls_files.error());
+  out.tls = *tls_files;
+  if (auto ok = services::check_log_level("router", out.log_level); !ok) return std::unexpected(ok.error());
   return out;
 }
 
 Result<ServiceConfig> load_service_config(const fs::path& path) {
-  auto json = services::read_config_file(path.string());
-  if (!json) return std::unexpected(json.error());
-  std::error_code ec;
-  fs::path base = fs::absolute(path, ec).parent_path();
-  if (ec) base = path.parent_path();
-  return parse_service_config(*json, base);
+  auto file = services::read_service_config_file(path);
+  if (!file) return std::unexpected(file.error());
+  return parse_service_config(file->json, file->base_dir);
 }
 
 std::string example_service_config() { return kExample; }

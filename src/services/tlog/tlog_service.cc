@@ -87,10 +87,7 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   const std::string log_key = cfg.string("log_key", "tlog.key");
   out.publisher_token_hashes = cfg.strings("publisher_token_hashes");
   const std::vector<std::string> publisher_keys = cfg.strings("publisher_keys");
-  const bool has_tls = cfg.has("tls");
-  services::ConfigReader& tls = cfg.object("tls");
-  const std::string certificate = tls.string("certificate", "");
-  const std::string private_key = tls.string("private_key", "");
+  const services::TlsSection tls(cfg);
   services::ConfigReader& limits = cfg.object("limits");
   out.max_entry_bytes = static_cast<size_t>(
       limits.integer("max_entry_bytes", static_cast<int64_t>(kDefaultMaxEntryBytes), 1024, 16 << 20));
@@ -121,28 +118,17 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
     return std::unexpected(wrap_error("config: tlog.publisher_token_hashes", tokens.error()));
   }
   for (const auto& key : publisher_keys) out.publisher_keys.push_back(services::resolve_config_path(out.data_dir, key));
-  if (has_tls) {
-    if (certificate.empty() || private_key.empty()) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "config: tlog.tls needs both certificate and private_key (or remove it)");
-    }
-    out.tls = TlsFiles{services::resolve_config_path(out.data_dir, certificate),
-                       services::resolve_config_path(out.data_dir, private_key)};
-  }
-  if (!services::is_log_level(out.log_level)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "config: tlog.log_level must be one of trace, debug, info, warn, error, off");
-  }
+  auto tls_files = tls.resolve("tlog", out.data_dir);
+  if (!tls_files) return std::unexpected(tls_files.error());
+  out.tls = *tls_files;
+  if (auto ok = services::check_log_level("tlog", out.log_level); !ok) return std::unexpected(ok.error());
   return out;
 }
 
 Result<ServiceConfig> load_service_config(const fs::path& path) {
-  auto json = services::read_config_file(path.string());
-  if (!json) return std::unexpected(json.error());
-  std::error_code ec;
-  fs::path base = fs::absolute(path, ec).parent_path();
-  if (ec) base = path.parent_path();
-  return parse_service_config(*json, base);
+  auto file = services::read_service_config_file(path);
+  if (!file) return std::unexpected(file.error());
+  return parse_service_config(file->json, file->base_dir);
 }
 
 std::string example_service_config() { return kExample; }
