@@ -104,6 +104,15 @@ Result<EventOutcome> Registry::apply(const pb::NodeEvent& event) {
   }
 
   const pb::RoutingInfo& info = event.heartbeat().routing_info();
+  // Only one process listens at a URL: a node (re)starting there supersedes whatever node held it before. Without
+  // this the old entry stays routable (the new process answers its health checks) and requests encrypted to the old
+  // node's key would reach the new one.
+  for (auto other = nodes_.begin(); other != nodes_.end();) {
+    auto next = std::next(other);
+    if (other->first != id && other->second.routing_info.url() == info.url()) remove_locked(other, now);
+    other = next;
+  }
+  node = nodes_.find(id);
   if (node != nodes_.end()) {
     Node& n = node->second;
     const bool new_health_endpoint = n.routing_info.healthcheck_url() != info.healthcheck_url();

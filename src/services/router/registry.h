@@ -5,6 +5,8 @@
 //   * a heartbeat from an unknown node registers it (grade unknown, health check due at once); from a known node it
 //     must carry a larger event_index than any seen from that node (else kConflict, nothing changes) and replaces
 //     the routing info (a changed healthcheck_url restarts the node's health history);
+//   * a heartbeat for a URL another node holds removes that other node: one process listens at a URL, so a node
+//     restarted at the same address (new key, new ID) supersedes its predecessor at once;
 //   * a shutdown removes the node;
 //   * a removed node (shutdown, unavailable, too old) leaves a tombstone with its last event index for node_max_age,
 //     so a late heartbeat sent before its shutdown cannot bring it back; a later event_index registers it afresh.

@@ -330,10 +330,10 @@ TEST(Registry, NodesWithoutHeartbeatsExpire) {
   const std::string quiet = new_uuid_v7();
   const std::string chatty = new_uuid_v7();
   ASSERT_TRUE(registry.apply(heartbeat(quiet, 1)));
-  ASSERT_TRUE(registry.apply(heartbeat(chatty, 1)));
+  ASSERT_TRUE(registry.apply(heartbeat(chatty, 1, routing_info("10.0.0.8:8090"))));
   check_all(registry, true);
   clock.advance(seconds(600));
-  ASSERT_TRUE(registry.apply(heartbeat(chatty, 2)));
+  ASSERT_TRUE(registry.apply(heartbeat(chatty, 2, routing_info("10.0.0.8:8090"))));
   clock.advance(seconds(299));
   EXPECT_EQ(registry.expire(), 0u);
   EXPECT_TRUE(registry.routable_url(quiet));
@@ -376,6 +376,30 @@ TEST(Registry, ANewHealthcheckUrlRestartsTheHistory) {
   EXPECT_EQ(registry.routable_url(id), "http://10.0.0.6:9000/");
 }
 
+// A node restarted at the same address comes back with a new ID and a new key: its predecessor's entry must go at
+// once, or requests encrypted to the old key would be routed to the new process (which answers the old health URL).
+TEST(Registry, ANodeAtTheSameUrlSupersedesItsPredecessor) {
+  FakeClock clock;
+  Registry registry(options(1), clock.clock());
+  const std::string old_id = new_uuid_v7();
+  ASSERT_TRUE(registry.apply(heartbeat(old_id, 1)));
+  check_all(registry, true);
+  ASSERT_TRUE(registry.routable_url(old_id));
+  const std::string other = new_uuid_v7();
+  ASSERT_TRUE(registry.apply(heartbeat(other, 1, routing_info("10.0.0.7:8090"))));
+
+  const std::string new_id = new_uuid_v7();
+  EXPECT_EQ(registry.apply(heartbeat(new_id, 1)).value(), EventOutcome::kRegistered);
+  EXPECT_FALSE(registry.grade_of(old_id));
+  EXPECT_FALSE(registry.routable_url(old_id));
+  EXPECT_EQ(registry.grade_of(new_id), Grade::kUnknown);
+  EXPECT_TRUE(registry.grade_of(other));  // a node elsewhere is untouched
+  EXPECT_EQ(registry.size(), 2u);
+  // The predecessor's late heartbeat (sent before it died) cannot take the URL back.
+  EXPECT_EQ(registry.apply(heartbeat(old_id, 1)).error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(registry.grade_of(new_id));
+}
+
 TEST(Registry, ManifestsMatchAllTagsInRandomOrderUpToTheLimit) {
   FakeClock clock;
   Registry registry(options(1), clock.clock());
@@ -383,7 +407,7 @@ TEST(Registry, ManifestsMatchAllTagsInRandomOrderUpToTheLimit) {
   for (int i = 0; i < 6; ++i) {
     const std::string id = new_uuid_v7();
     llama.insert(id);
-    ASSERT_TRUE(registry.apply(heartbeat(id, 1, routing_info("10.0.0.1:1", {"llm", "model=llama"}))));
+    ASSERT_TRUE(registry.apply(heartbeat(id, 1, routing_info("10.0.0.1:" + std::to_string(i + 1), {"llm", "model=llama"}))));
   }
   const std::string other = new_uuid_v7();
   ASSERT_TRUE(registry.apply(heartbeat(other, 1, routing_info("10.0.0.2:1", {"llm", "model=qwen"}))));
@@ -418,11 +442,12 @@ TEST(Registry, HonoursMaxNodes) {
   Registry registry(o, clock.clock());
   const std::string a = new_uuid_v7();
   ASSERT_TRUE(registry.apply(heartbeat(a, 1)));
-  ASSERT_TRUE(registry.apply(heartbeat(new_uuid_v7(), 1)));
-  EXPECT_EQ(registry.apply(heartbeat(new_uuid_v7(), 1)).error().code, ErrorCode::kUnavailable);
+  ASSERT_TRUE(registry.apply(heartbeat(new_uuid_v7(), 1, routing_info("10.0.0.9:1"))));
+  EXPECT_EQ(registry.apply(heartbeat(new_uuid_v7(), 1, routing_info("10.0.0.9:2"))).error().code,
+            ErrorCode::kUnavailable);
   EXPECT_TRUE(registry.apply(heartbeat(a, 2)));  // known nodes still update
   ASSERT_TRUE(registry.apply(shutdown(a, 3)));
-  EXPECT_TRUE(registry.apply(heartbeat(new_uuid_v7(), 1)));
+  EXPECT_TRUE(registry.apply(heartbeat(new_uuid_v7(), 1, routing_info("10.0.0.9:3"))));
   GradeCounts counts = registry.counts();
   EXPECT_EQ(counts.unknown, 2u);
   EXPECT_EQ(counts.ok, 0u);
