@@ -17,6 +17,7 @@ void register_commands(CLI::App& app, int& exit_code) {
   add_computenode_command(app, exit_code);
   add_dev_command(app, exit_code);
   add_chat_commands(app, exit_code);
+  add_proxy_command(app, exit_code);
 }
 
 }  // namespace openpcc::cli

@@ -24,6 +24,7 @@ void add_router_command(CLI::App& app, int& exit_code);
 void add_computenode_command(CLI::App& app, int& exit_code);
 void add_dev_command(CLI::App& app, int& exit_code);
 void add_chat_commands(CLI::App& app, int& exit_code);  // `openpcc chat`, `openpcc complete`
+void add_proxy_command(CLI::App& app, int& exit_code);
 // `openpcc tlog publish`, under the tlog command.
 void add_tlog_publish_subcommand(CLI::App& tlog, int& exit_code);
 
