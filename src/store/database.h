@@ -51,7 +51,8 @@
 // connection (named server-side statements keyed by SQL and parameter types). Write SQL as constants with
 // placeholders, never by pasting values in: that is both the injection rule and what makes the caches work.
 //
-// Errors (ErrorCode): kUnavailable — busy or not reachable even after the retries (retrying later may work);
+// Errors (ErrorCode): kUnavailable — busy or not reachable even after the retries, or out of disk space (SQLite:
+// SQLITE_FULL, or a write refused with ENOSPC/EDQUOT/EFBIG); the transaction was rolled back and retrying later may work;
 // kConflict — a unique or primary-key constraint was violated (the message names the constraint/table, so a caller
 // can tell which key was duplicated); kInvalidArgument — the call itself was malformed (parameter count);
 // kUnsupported — a floating-point column; kInternal — anything else (SQL errors, other constraints). Messages never

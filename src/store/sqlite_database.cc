@@ -7,9 +7,11 @@
 #include <sqlite3.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 
 #include "store/backends.h"
@@ -33,6 +35,7 @@ constexpr size_t kStatementCacheLimit = 128;
 // Classifies a result code. Messages come from sqlite3_errmsg, which names tables, columns and constraints but
 // never bound values.
 Error sqlite_error(sqlite3* db, int rc, std::string_view context, bool* retryable) {
+  const int os_errno = errno;  // the failed system call's, when SQLite does not keep it (below)
   std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   std::string message = "sqlite: " + std::string(context) + ": " + detail;
   switch (rc & 0xff) {
@@ -42,6 +45,23 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view context, bool* retryabl
       return Error{ErrorCode::kUnavailable, std::move(message)};
     case SQLITE_CANTOPEN:
       return Error{ErrorCode::kUnavailable, std::move(message)};
+    case SQLITE_FULL:
+      // The disk (or the database's page limit) is full: the transaction was rolled back, and the same call works
+      // again once space is freed. Not retried here: that takes an operator, not a backoff.
+      return Error{ErrorCode::kUnavailable, std::move(message)};
+    case SQLITE_IOERR: {
+      // A write refused for lack of space reports SQLITE_FULL only when the write came up short; a write that
+      // started past the limit fails with ENOSPC, EDQUOT (quota) or EFBIG (RLIMIT_FSIZE) and SQLite calls it an I/O
+      // error. Those are full disks too; other I/O errors (EIO, ...) stay internal. sqlite3_system_errno is often 0
+      // after a failed COMMIT in WAL mode, while errno still holds the write's error.
+      int err = db ? sqlite3_system_errno(db) : 0;
+      if (err == 0) err = os_errno;
+      if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
+        return Error{ErrorCode::kUnavailable,
+                     message + " (" + std::error_code(err, std::generic_category()).message() + ")"};
+      }
+      return Error{ErrorCode::kInternal, std::move(message)};
+    }
     case SQLITE_CONSTRAINT:
       if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
         return Error{ErrorCode::kConflict, std::move(message)};

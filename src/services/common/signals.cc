@@ -20,6 +20,9 @@ void block_shutdown_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // A peer that closes its socket must not kill the process.
   signal(SIGPIPE, SIG_IGN);
+  // Nor may a file size limit (RLIMIT_FSIZE, e.g. a quota): the write fails with EFBIG instead, and the storage layer
+  // reports it like a full disk, as an error of the one request that needed the write.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 int wait_for_shutdown_signal() {
