@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -210,6 +211,23 @@ struct DevStack::State {
     return {};
   }
 
+  // The gateway's public keys and rotation periods from its config (`openpcc gateway keys`), then signed into the
+  // log and the bundle the AuthBank serves.
+  Status export_gateway_keys() {
+    const fs::path gw = dir / "gateway";
+    auto keys = run({"gateway", "keys", "--config", (gw / "gateway.json").string(), "--ohttp-keys",
+                     (gw / "ohttp-keys.bin").string(), "--rotation-periods", (gw / "rotation-periods.json").string()},
+                    "gateway");
+    if (!keys) return step_error("gateway keys", keys.error());
+    return {};
+  }
+  Status publish_gateway_keys() {
+    const fs::path gw = dir / "gateway";
+    return publish({"--ohttp-keys", (gw / "ohttp-keys.bin").string(), "--rotation-periods",
+                    (gw / "rotation-periods.json").string()},
+                   gw / "ohttp-keys.bundle.json", "the gateway's OHTTP keys");
+  }
+
   Status prepare();
   Status prepare_keys();
   Status start_tlog();
@@ -351,16 +369,8 @@ Status DevStack::State::start_gateway_and_relay() {
       {"router_url", exposed.at("router")}};
   const fs::path gw = dir / "gateway";
   if (auto w = write_json(gw / "gateway.json", gateway); !w) return w;
-  auto keys = run({"gateway", "keys", "--config", (gw / "gateway.json").string(), "--ohttp-keys",
-                   (gw / "ohttp-keys.bin").string(), "--rotation-periods", (gw / "rotation-periods.json").string()},
-                  "gateway");
-  if (!keys) return step_error("gateway keys", keys.error());
-  if (auto p = publish({"--ohttp-keys", (gw / "ohttp-keys.bin").string(), "--rotation-periods",
-                        (gw / "rotation-periods.json").string()},
-                       gw / "ohttp-keys.bundle.json", "the gateway's OHTTP keys");
-      !p) {
-    return p;
-  }
+  if (auto k = export_gateway_keys(); !k) return k;
+  if (auto p = publish_gateway_keys(); !p) return p;
   if (auto s = start_service("gateway", {"gateway", "--config", (gw / "gateway.json").string()}); !s) return s;
 
   const json relay = {{"listen", listen_address("relay")}, {"gateway_url", exposed.at("gateway") + "/"}};
@@ -560,6 +570,41 @@ Status DevStack::wait_until_routable(int nodes, std::chrono::milliseconds timeou
                         std::to_string(timeout.count() / 1000) + " s" +
                         (last_error.empty() ? "" : " (" + last_error + ")") +
                         "; see logs/router.log and logs/node-*.log in " + state_->dir.string());
+}
+
+Result<int> DevStack::rotate_gateway_key() {
+  State& s = *state_;
+  if (!s.find("gateway")) return make_error(ErrorCode::kNotFound, "no service gateway");
+  const fs::path config_path = s.dir / "gateway" / "gateway.json";
+  auto text = read_text(config_path);
+  if (!text) return step_error("gateway config", text.error());
+  json config = json::parse(*text, nullptr, false);
+  if (config.is_discarded() || !config.is_object() || !config.contains("keys") || !config["keys"].is_array()) {
+    return make_error(ErrorCode::kDecode, config_path.string() + " has no key list");
+  }
+  int next_id = 0;
+  for (const auto& key : config["keys"]) {
+    if (key.is_object() && key.contains("key_id") && key["key_id"].is_number_integer()) {
+      next_id = std::max(next_id, key["key_id"].get<int>() + 1);
+    }
+  }
+  if (next_id > 255) return make_error(ErrorCode::kLimitExceeded, "gateway key ids are exhausted (0..255)");
+  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  json key = json::object();
+  key["key_id"] = next_id;
+  key["kem"] = "x25519-kyber768";
+  key["seed_file"] = "ohttp-key-" + std::to_string(next_id) + ".seed";
+  key["active_from"] = transparency::format_rfc3339(now - std::chrono::minutes(1));
+  key["active_until"] = transparency::format_rfc3339(now + std::chrono::hours(24 * 90));
+  config["keys"] = json::array();
+  config["keys"].push_back(std::move(key));
+  if (auto w = write_json(config_path, config); !w) return std::unexpected(w.error());
+  if (auto k = s.export_gateway_keys(); !k) return std::unexpected(k.error());  // creates the seed
+  // The gateway before the statement: once the statement is out, the key it names is served.
+  if (auto r = restart("gateway"); !r) return step_error("restarting the gateway", r.error());
+  if (auto p = s.publish_gateway_keys(); !p) return std::unexpected(p.error());
+  s.say("  gateway OHTTP key rotated to key id " + std::to_string(next_id));
+  return next_id;
 }
 
 void DevStack::detach() { state_->detached = true; }

@@ -85,6 +85,12 @@ class DevStack {
   Status restart(const std::string& service);
   // Waits until the router routes to `nodes` nodes (its /metrics), up to `timeout`.
   Status wait_until_routable(int nodes, std::chrono::milliseconds timeout);
+  // An abrupt OHTTP key rotation: the gateway's keys are replaced by one new key (the next key id, a new seed,
+  // active from a minute ago), the gateway is restarted with only that key (requests under the old one get a key
+  // error), and the new key statement is published to the log, into the bundle the AuthBank serves (it re-reads the
+  // file per request, so it needs no restart). Returns the new key id. Clients that still hold the old key recover
+  // by fetching the AuthBank's config again (client/ohttp_transport.h).
+  Result<int> rotate_gateway_key();
 
   // Leaves the processes running when this object is destroyed.
   void detach();

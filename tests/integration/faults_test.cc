@@ -1,23 +1,45 @@
-// Faults on the whole stack as processes (devstack::DevStack): a node killed while it streams an answer, and a
-// router restarted under running nodes. What the user sees and what happens to the money is asserted; the outcomes
-// are documented in docs/ROUTER.md ("Forwarding outcomes").
+// Faults on the whole stack as processes (devstack::DevStack): a node killed while it streams an answer, a router
+// restarted under running nodes, the gateway's OHTTP key rotated under a long-lived client, and the money database
+// locked by another writer or on a full disk. What the user sees and what happens to the money is asserted; the
+// forwarding outcomes are documented in docs/ROUTER.md ("Forwarding outcomes").
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "client/client.h"
+#include "client/completion_text.h"
+#include "client/request_step.h"
+#include "currency/issuer.h"
 #include "devstack/dev_stack.h"
+#include "net/client.h"
+#include "net/runtime.h"
+#include "services/authbank/authbank_service.h"
+#include "services/authbank/ledger.h"
+#include "services/blindbank/blindbank.h"
+#include "services/common/key_files.h"
+#include "store/database.h"
 #include "support/service_process.h"
 #include "support/temp_dir.h"
+#include "wire/ohttp_key_config.h"
 
 extern char** environ;
 
@@ -79,6 +101,102 @@ class BackgroundCommand {
   pid_t pid_ = -1;
 };
 
+// Holds SQLite's write lock on a database file (BEGIN EXCLUSIVE; in WAL mode readers go on, writers wait) until
+// destroyed: another process hogging the database.
+class SqliteWriteLock {
+ public:
+  explicit SqliteWriteLock(const std::filesystem::path& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) return;
+    sqlite3_busy_timeout(db_, 10000);  // a service may be in the middle of a short write
+    locked_ = sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~SqliteWriteLock() {
+    if (locked_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close_v2(db_);
+  }
+  bool locked() const { return locked_; }
+  std::string error() const { return db_ ? sqlite3_errmsg(db_) : "cannot open"; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool locked_ = false;
+};
+
+// Sets other processes' file size limit (RLIMIT_FSIZE) to 0 until destroyed: every write to a file fails with
+// EFBIG, as on a full disk (services ignore SIGXFSZ, services/common/signals.h). Unprivileged: only the soft limit
+// moves, and back.
+class FullDisk {
+ public:
+  explicit FullDisk(std::vector<pid_t> pids) {
+    for (pid_t pid : pids) {
+      rlimit old{};
+      if (prlimit(pid, RLIMIT_FSIZE, nullptr, &old) != 0) {
+        error_ = "prlimit " + std::to_string(pid) + ": " + std::strerror(errno);
+        return;
+      }
+      rlimit none = old;
+      none.rlim_cur = 0;
+      if (prlimit(pid, RLIMIT_FSIZE, &none, nullptr) != 0) {
+        error_ = "prlimit " + std::to_string(pid) + ": " + std::strerror(errno);
+        return;
+      }
+      saved_.emplace_back(pid, old);
+    }
+  }
+  ~FullDisk() { clear(); }
+  void clear() {
+    for (auto& [pid, old] : saved_) prlimit(pid, RLIMIT_FSIZE, &old, nullptr);
+    saved_.clear();
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::vector<std::pair<pid_t, rlimit>> saved_;
+  std::string error_;
+};
+
+// A client SDK object created once and kept across faults, as an application keeps it: its own AuthBank account
+// (so that its money can be accounted for exactly) and its own wallet state file.
+struct LongLivedClient {
+  std::unique_ptr<net::Runtime> runtime;
+  std::unique_ptr<client::Client> client;
+  int64_t account_id = 0;
+  int64_t funds = 0;
+
+  LongLivedClient() = default;
+  LongLivedClient(LongLivedClient&&) = default;
+  ~LongLivedClient() {
+    client.reset();  // outside the runtime's threads, before the runtime
+    runtime.reset();
+  }
+
+  // A streamed chat request read to its end: the answer's text, or the error of the step that failed.
+  Result<std::string> chat(const std::string& prompt) {
+    return runtime->block_on([&]() -> net::Task<Result<std::string>> {
+      client::Request request;
+      request.path = "/v1/chat/completions";
+      const nlohmann::json body = {{"model", "openpcc-test-engine"},
+                                   {"messages", {{{"role", "user"}, {"content", prompt}}}},
+                                   {"stream", true},
+                                   {"max_tokens", 8}};
+      request.body = to_bytes(body.dump());
+      auto response = co_await client->request(std::move(request));
+      if (!response) co_return std::unexpected(response.error());
+      auto bytes = co_await (*response)->read_all();
+      if (!bytes) co_return std::unexpected(bytes.error());
+      client::CompletionText text;
+      std::string out = text.feed(*bytes);
+      out += text.finish();
+      co_return out;
+    });
+  }
+
+  // Returns every credit to the AuthBank (wallet::Wallet::close).
+  Status close() {
+    return runtime->block_on([&]() -> net::Task<Status> { co_return co_await client->close(); });
+  }
+};
+
 class FaultsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -108,6 +226,119 @@ class FaultsTest : public ::testing::Test {
 
   static test_support::CommandOutput chat(const std::string& prompt) {
     return run_openpcc({"chat", "--config", stack_->client_config().string(), "--max-tokens", "8", prompt});
+  }
+
+  static Result<authbank::ServiceConfig> authbank_config() {
+    return authbank::load_service_config(stack_->data_dir() / "authbank" / "authbank.json");
+  }
+
+  static std::filesystem::path money_db() { return stack_->data_dir() / "money" / "money.db"; }
+
+  static pid_t pid_of(const std::string& service) {
+    for (const auto& p : stack_->processes()) {
+      if (p.name == service) return p.pid;
+    }
+    return -1;
+  }
+
+  // A funded account of its own and a client for it, created from the stack's client config.
+  static Result<LongLivedClient> long_lived_client(const std::string& name) {
+    auto ab = authbank_config();
+    if (!ab) return std::unexpected(ab.error());
+    LongLivedClient out;
+    out.funds = 1'000'000'000;
+    std::string api_key;
+    {
+      auto ledger = authbank::open_ledger(*ab);
+      if (!ledger) return std::unexpected(ledger.error());
+      const int64_t now = static_cast<int64_t>(std::time(nullptr));
+      auto account = (*ledger)->create_account("faults", name, std::vector<std::string>{"openpcc-test-engine"}, now);
+      if (!account) return std::unexpected(account.error());
+      out.account_id = account->id;
+      if (auto f = (*ledger)->add_funds(account->id, out.funds, now); !f) return std::unexpected(f.error());
+      auto key = (*ledger)->issue_key(account->id, std::nullopt, now);
+      if (!key) return std::unexpected(key.error());
+      api_key = key->key.text();
+    }
+    auto config = client::load_client_config(stack_->client_config());
+    if (!config) return std::unexpected(config.error());
+    config->api_key = api_key;
+    config->wallet.state_file = dir_->path() / ("wallet-" + name + ".state");
+    out.runtime = std::make_unique<net::Runtime>(2);
+    auto c = client::Client::create(*out.runtime, *config);
+    if (!c) return std::unexpected(c.error());
+    out.client = std::move(*c);
+    return out;
+  }
+
+  static Result<int64_t> balance(int64_t account_id) {
+    auto ab = authbank_config();
+    if (!ab) return std::unexpected(ab.error());
+    auto ledger = authbank::open_ledger(*ab);
+    if (!ledger) return std::unexpected(ledger.error());
+    auto account = (*ledger)->account(account_id);
+    if (!account) return std::unexpected(account.error());
+    return account->balance;
+  }
+
+  // Nothing half-written: SQLite's own integrity check, every AuthBank balance equal to the sum of its journal, and
+  // the BlindBank's balances equal to its journal and its deposits minus withdrawals.
+  static void expect_books_consistent() {
+    auto db = store::open_database("sqlite:" + money_db().string());
+    ASSERT_TRUE(db) << db.error().to_string();
+    auto integrity = (*db)->query("PRAGMA integrity_check");
+    ASSERT_TRUE(integrity) << integrity.error().to_string();
+    ASSERT_EQ(integrity->size(), 1u);
+    EXPECT_EQ(integrity->front().text(0).value_or("?"), "ok");
+
+    auto ab = authbank_config();
+    ASSERT_TRUE(ab) << ab.error().to_string();
+    auto ledger = authbank::open_ledger(*ab);
+    ASSERT_TRUE(ledger) << ledger.error().to_string();
+    auto off = (*ledger)->audit();
+    ASSERT_TRUE(off) << off.error().to_string();
+    EXPECT_TRUE(off->empty()) << off->size() << " AuthBank accounts differ from their journal";
+
+    auto key = services::load_currency_key(stack_->data_dir() / "keys" / "currency.key");
+    ASSERT_TRUE(key) << key.error().to_string();
+    auto issuer = currency::Issuer::create(std::move(*key));
+    ASSERT_TRUE(issuer) << issuer.error().to_string();
+    auto bank = blindbank::BlindBank::open(*db, std::move(*issuer));
+    ASSERT_TRUE(bank) << bank.error().to_string();
+    auto audit = (*bank)->audit();
+    ASSERT_TRUE(audit) << audit.error().to_string();
+    EXPECT_TRUE(audit->consistent()) << "BlindBank journal " << audit->journal_delta << " vs balances "
+                                     << audit->balances;
+  }
+
+  // After close(): every unit the wallet took from the AuthBank went back, was spent (less the refunds), or is the
+  // banks' stochastic rounding; and the account's balance says the same.
+  static void expect_money_conserved(LongLivedClient& c) {
+    Status closed = c.close();
+    ASSERT_TRUE(closed) << closed.error().to_string();
+    const auto status = c.client->wallet().status();
+    EXPECT_TRUE(status.closed);
+    const wallet::Counters& t = status.totals;
+    EXPECT_EQ(t.lost, 0);
+    EXPECT_EQ(t.from_source + t.refunds_received + t.rounding, t.returned_to_source + t.spent + t.spent_unknown)
+        << "from " << t.from_source << " refunds " << t.refunds_received << " rounding " << t.rounding
+        << " returned " << t.returned_to_source << " spent " << t.spent << " spent_unknown " << t.spent_unknown;
+    auto after = balance(c.account_id);
+    ASSERT_TRUE(after) << after.error().to_string();
+    EXPECT_EQ(*after, c.funds - t.from_source + t.returned_to_source);
+  }
+
+  // The gateway's count of encapsulated requests refused for their key (its /metrics).
+  static int64_t gateway_key_errors() {
+    auto got = net::fetch_blocking(net::ClientRequest("GET", stack_->url("gateway") + "/metrics"));
+    if (!got || got->status != 200) return -1;
+    std::istringstream lines(std::string(got->body.begin(), got->body.end()));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("requests_total") != std::string::npos && line.find("outcome=\"key_error\"") != std::string::npos) {
+        return std::atoll(line.substr(line.rfind(' ') + 1).c_str());
+      }
+    }
+    return 0;
   }
 
   static test_support::TempDir* dir_;
@@ -153,6 +384,111 @@ TEST_F(FaultsTest, NodeKilledMidStreamFailsTheRequestByNameAndTheStackRecovers) 
   ASSERT_TRUE(stack_->wait_until_routable(1, 60s));
   auto again = chat("after the node came back");
   EXPECT_EQ(again.status, 0) << again.out;
+}
+
+TEST_F(FaultsTest, RotatedOhttpKeyTheSameClientRefreshesItsKeysAndSucceeds) {
+  auto c = long_lived_client("rotation");
+  ASSERT_TRUE(c) << c.error().to_string();
+  auto before = c->chat("before the rotation");
+  ASSERT_TRUE(before) << before.error().to_string();
+  EXPECT_NE(before->find("before the rotation"), std::string::npos) << *before;
+
+  auto key_id = stack_->rotate_gateway_key();
+  ASSERT_TRUE(key_id) << key_id.error().to_string();
+  // The gateway now lists only the new key: the client's key is gone, not merely older.
+  auto listed = net::fetch_blocking(net::ClientRequest("GET", stack_->url("gateway") + "/ohttp-keys"));
+  ASSERT_TRUE(listed && listed->status == 200);
+  auto configs = wire::ohttp::parse_key_configs(listed->body, /*skip_unsupported=*/true);
+  ASSERT_TRUE(configs) << configs.error().to_string();
+  ASSERT_EQ(configs->size(), 1u);
+  EXPECT_EQ(static_cast<int>(configs->front().key_id), *key_id);
+  ASSERT_EQ(gateway_key_errors(), 0);  // a fresh gateway process
+
+  // The same Client object: its first request under the old key is refused, it re-reads the AuthBank's verified
+  // bundle once and sends again under the new key.
+  auto after = c->chat("after the rotation");
+  ASSERT_TRUE(after) << after.error().to_string();
+  EXPECT_NE(after->find("after the rotation"), std::string::npos) << *after;
+  EXPECT_GE(gateway_key_errors(), 1) << "the old key was never tried: this proves nothing";
+  auto again = c->chat("and once more");
+  ASSERT_TRUE(again) << again.error().to_string();
+  expect_money_conserved(*c);
+}
+
+TEST_F(FaultsTest, LockedMoneyDatabaseIsAClear503NothingHalfWrittenAndRecovers) {
+  auto c = long_lived_client("locked");
+  ASSERT_TRUE(c) << c.error().to_string();
+  auto before = c->chat("before the lock");
+  ASSERT_TRUE(before) << before.error().to_string();
+  expect_books_consistent();
+  {
+    SqliteWriteLock lock(money_db());
+    ASSERT_TRUE(lock.locked()) << lock.error();
+    // The long-lived client has credits in hand: the router cannot record the spend, answers 503 and keeps none.
+    auto refused = c->chat("while the database is locked");
+    ASSERT_FALSE(refused) << *refused;
+    EXPECT_EQ(client::step_of(refused.error()), client::Step::kRouting) << refused.error().to_string();
+    EXPECT_NE(refused.error().message.find("503"), std::string::npos) << refused.error().to_string();
+    EXPECT_NE(refused.error().message.find("temporarily unavailable"), std::string::npos)
+        << refused.error().to_string();
+
+    // A new `openpcc chat` cannot even be authenticated (the AuthBank records each key's use): a clear error, in
+    // bounded time (the database's busy timeout and retries), not a hang.
+    BackgroundCommand chat_cmd({"chat", "--config", stack_->client_config().string(), "--max-tokens", "8",
+                                "while the database is locked"},
+                               dir_->path() / "locked.out", dir_->path() / "locked.err");
+    ASSERT_TRUE(chat_cmd.started());
+    EXPECT_EQ(chat_cmd.wait(120s), 1) << chat_cmd.out() << chat_cmd.err();
+    EXPECT_NE(chat_cmd.err().find("auth: "), std::string::npos) << chat_cmd.err();
+    EXPECT_NE(chat_cmd.err().find("temporarily unavailable"), std::string::npos) << chat_cmd.err();
+  }
+  expect_books_consistent();
+
+  // The lock is gone: both the CLI and the long-lived client work again.
+  auto cli = chat("after the lock");
+  EXPECT_EQ(cli.status, 0) << cli.out;
+  EXPECT_NE(cli.out.find("after the lock"), std::string::npos) << cli.out;
+  auto after = c->chat("after the lock");
+  ASSERT_TRUE(after) << after.error().to_string();
+  EXPECT_NE(after->find("after the lock"), std::string::npos) << *after;
+  expect_money_conserved(*c);
+  expect_books_consistent();
+}
+
+TEST_F(FaultsTest, FullDiskUnderTheMoneyDatabaseIsAClear503NothingHalfWrittenAndRecovers) {
+  auto c = long_lived_client("full-disk");
+  ASSERT_TRUE(c) << c.error().to_string();
+  auto before = c->chat("before the disk filled up");
+  ASSERT_TRUE(before) << before.error().to_string();
+  const std::vector<pid_t> writers = {pid_of("authbank"), pid_of("blindbank"), pid_of("router")};
+  for (pid_t pid : writers) ASSERT_GT(pid, 0);
+  {
+    FullDisk full(writers);  // every process that writes the money database
+    ASSERT_EQ(full.error(), "");
+    auto refused = c->chat("while the disk is full");
+    ASSERT_FALSE(refused) << *refused;
+    EXPECT_EQ(client::step_of(refused.error()), client::Step::kRouting) << refused.error().to_string();
+    EXPECT_NE(refused.error().message.find("503"), std::string::npos) << refused.error().to_string();
+
+    BackgroundCommand chat_cmd({"chat", "--config", stack_->client_config().string(), "--max-tokens", "8",
+                                "while the disk is full"},
+                               dir_->path() / "full.out", dir_->path() / "full.err");
+    ASSERT_TRUE(chat_cmd.started());
+    EXPECT_EQ(chat_cmd.wait(120s), 1) << chat_cmd.out() << chat_cmd.err();
+    EXPECT_NE(chat_cmd.err().find("auth: "), std::string::npos) << chat_cmd.err();
+    EXPECT_NE(chat_cmd.err().find("temporarily unavailable"), std::string::npos) << chat_cmd.err();
+    // Still running: a full disk is an error, not a kill (SIGXFSZ is ignored).
+    for (pid_t pid : writers) EXPECT_EQ(::kill(pid, 0), 0) << "process " << pid << " died";
+  }
+  expect_books_consistent();
+
+  auto cli = chat("after space was freed");
+  EXPECT_EQ(cli.status, 0) << cli.out;
+  EXPECT_NE(cli.out.find("after space was freed"), std::string::npos) << cli.out;
+  auto after = c->chat("after space was freed");
+  ASSERT_TRUE(after) << after.error().to_string();
+  expect_money_conserved(*c);
+  expect_books_consistent();
 }
 
 }  // namespace
