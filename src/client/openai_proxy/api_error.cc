@@ -11,17 +11,55 @@ using json = nlohmann::json;
 
 constexpr size_t kMaxQuoted = 300;
 
-// Text from an answer, safe for a message: control characters replaced, cut at kMaxQuoted bytes (on a UTF-8
-// boundary, so that the JSON we write stays valid).
-std::string printable(std::string_view text) {
-  size_t end = std::min(text.size(), kMaxQuoted);
-  while (end < text.size() && end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  std::string out;
-  for (char c : text.substr(0, end)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u != 0x7f) || c == '\t' ? c : '?';
+// The length of the well-formed UTF-8 sequence at the start of `text` (RFC 3629: no overlong forms, no surrogates,
+// nothing above U+10FFFF), or 0.
+size_t utf8_sequence(std::string_view text) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = b(0);
+  if (lead < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    n = 3;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) hi = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    n = 4;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
   }
-  if (end < text.size()) out += "…";
+  if (text.size() < n || b(1) < lo || b(1) > hi) return 0;
+  for (size_t i = 2; i < n; ++i) {
+    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+  }
+  return n;
+}
+
+// Text from an answer, safe for a message: control characters and malformed UTF-8 replaced by '?', cut after about
+// kMaxQuoted bytes on a character boundary.
+std::string printable(std::string_view text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size() && out.size() < kMaxQuoted) {
+    const size_t n = utf8_sequence(text.substr(i));
+    if (n == 0) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (n == 1 && ((c < 0x20 && c != '\t') || c == 0x7f)) {
+      out += '?';
+    } else {
+      out.append(text.substr(i, n));
+    }
+    i += n;
+  }
+  if (i < text.size()) out += "…";
   return out;
 }
 
