@@ -34,6 +34,7 @@ bool is_chat(Api api) { return api == Api::kOpenAiChat || api == Api::kOllamaCha
 struct HandlerState {
   TestModel model;
   std::chrono::milliseconds token_delay{0};
+  TokenGate token_gate;
   std::string model_digest;  // "sha256:<hex>" of the canonical model.json
   size_t model_size = 0;
   std::atomic<uint64_t> next_id{1};
@@ -412,9 +413,11 @@ net::Task<Status> answer_openai(HandlerState& state, net::ServerResponse& res, P
   }
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (i > 0 && state.token_delay.count() > 0) co_await net::sleep_for(state.token_delay);
+    if (state.token_gate) co_await state.token_gate(i);
     std::string event = answer.chunk(answer.delta_choice(std::nullopt, piece_text(tokens, i), nullptr), std::nullopt);
     if (auto ok = co_await res.write_chunk(as_bytes(event)); !ok) co_return ok;
   }
+  if (state.token_gate) co_await state.token_gate(tokens.size());
   std::string last = answer.chunk(answer.delta_choice(std::nullopt, std::nullopt, "length"), std::nullopt);
   if (plan.include_usage) last += answer.chunk(std::nullopt, openai_usage(plan, tokens.size()));
   last += "data: [DONE]\n\n";
@@ -469,12 +472,14 @@ net::Task<Status> answer_ollama(HandlerState& state, net::ServerResponse& res, P
   std::optional<Clock::time_point> first_token;
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (i > 0 && state.token_delay.count() > 0) co_await net::sleep_for(state.token_delay);
+    if (state.token_gate) co_await state.token_gate(i);
     if (!first_token) first_token = Clock::now();
     OrderedJson json = ollama_line(plan, chat, piece_text(tokens, i));
     json["done"] = false;
     std::string line = dump(json) + "\n";
     if (auto ok = co_await res.write_chunk(as_bytes(line)); !ok) co_return ok;
   }
+  if (state.token_gate) co_await state.token_gate(tokens.size());
   std::string last = dump(ollama_done(plan, chat, "", tokens.size(), start, first_token)) + "\n";
   if (auto ok = co_await res.write_chunk(as_bytes(last)); !ok) co_return ok;
   co_return co_await res.finish();
@@ -565,13 +570,14 @@ net::Task<Status> handle(std::shared_ptr<HandlerState> state, net::ServerRequest
 
 }  // namespace
 
-net::Handler make_test_engine_handler(TestModel model, std::chrono::milliseconds token_delay) {
+net::Handler make_test_engine_handler(TestModel model, std::chrono::milliseconds token_delay, TokenGate token_gate) {
   auto state = std::make_shared<HandlerState>();
   const std::string canonical = test_model_json(model);
   state->model_digest = "sha256:" + to_hex(crypto::sha256(as_bytes(canonical)));
   state->model_size = canonical.size();
   state->model = std::move(model);
   state->token_delay = token_delay;
+  state->token_gate = std::move(token_gate);
   // Not a coroutine itself: the shared state is copied into each request's coroutine frame.
   return [state](net::ServerRequest& req, net::ServerResponse& res) { return handle(state, req, res); };
 }
@@ -595,7 +601,7 @@ Result<std::unique_ptr<TestEngine>> TestEngine::start(const TestEngineConfig& co
   server_config.max_body_bytes = kTestEngineMaxBodyBytes;
   server_config.name = "test-engine";
   auto server = net::Server::start(*state->runtime, server_config,
-                                   make_test_engine_handler(std::move(*model), config.token_delay));
+                                   make_test_engine_handler(std::move(*model), config.token_delay, config.token_gate));
   if (!server) return std::unexpected(wrap_error("test engine: listen on " + config.host, server.error()));
   state->server = std::move(*server);
   state->url = "http://" + services::url_host(config.host) + ":" + std::to_string(state->server->port());

@@ -28,6 +28,7 @@
 //
 // Token counts are whitespace-separated words (test_model.h): usage numbers always match the tokens emitted.
 // Between two tokens the engine waits token_delay (also when not streaming, so that the answer takes as long).
+// A token gate (TestEngineConfig::token_gate) lets a test hold a streamed answer at a chosen token.
 //
 // Errors have the APIs' own shapes: OpenAI {"error": {"message", "type", "param", "code"}} (400
 // invalid_request_error for malformed JSON or parameters, 404 with code "model_not_found" for another model, 404 for an
@@ -38,6 +39,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -52,16 +54,26 @@ inline constexpr uint64_t kTestEngineMaxBodyBytes = 4 << 20;
 // The Server header of every answer.
 inline constexpr std::string_view kTestEngineServerHeader = "openpcc-test-engine (openpcc test engine, not a language model)";
 
+// Tests: awaited (on the engine's runtime) before a streamed answer writes its token `index` (0, 1, ...) and once
+// more, with index = the number of tokens, before its closing event (finish_reason / usage / [DONE], or Ollama's
+// done line). A test holds an answer at a known point by not returning — e.g. index 1 holds it right after the first
+// token has been written — and releases it by returning; the engine does nothing else in that answer meanwhile.
+// Streamed answers only (a whole answer has no point in between). The gate must return eventually: it must not
+// block its thread (co_await net::sleep_for in a loop, or any other awaitable). Empty = no gate.
+using TokenGate = std::function<net::Task<void>(size_t index)>;
+
 struct TestEngineConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 0;                         // 0 = any free port
   std::filesystem::path model_dir;           // holds model.json (init_test_model)
   std::chrono::milliseconds token_delay{0};  // between two tokens
   unsigned threads = 1;
+  TokenGate token_gate;                      // tests only (above)
 };
 
 // The engine's request handler, for embedding into another net::Server.
-net::Handler make_test_engine_handler(TestModel model, std::chrono::milliseconds token_delay);
+net::Handler make_test_engine_handler(TestModel model, std::chrono::milliseconds token_delay,
+                                      TokenGate token_gate = {});
 
 class TestEngine {
  public:
