@@ -8,7 +8,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -171,6 +171,26 @@ describe("openai npm client through openpcc proxy and the local stack", () => {
         assert.match(err.message, /no verified node/);
         return true;
       });
+  });
+
+  // The curl lines of docs/CLIENTS.md, as a user types them (with this run's URL and token).
+  const hasCurl = spawnSync("curl", ["--version"]).status === 0;
+  test("the documented curl commands", { skip: !hasCurl && "curl is not installed" }, () => {
+    const url = baseURL.replace(/\/v1$/, "");
+    const curl = (...args) => execFileSync("curl", ["-sS", "--fail-with-body", ...args], { encoding: "utf8" });
+    const streamed = curl(`${url}/v1/chat/completions`, "-H", `Authorization: Bearer ${token}`,
+      "-H", "Content-Type: application/json",
+      "-d", `{"model":"${MODEL}","messages":[{"role":"user","content":"Hello"}],"stream":true}`);
+    assert.match(streamed, /^data: \{/);
+    assert.ok(streamed.endsWith("data: [DONE]\n\n"), streamed);
+    const ollama = curl(`${url}/api/chat`, "-H", `Authorization: Bearer ${token}`,
+      "-d", `{"model":"${MODEL}","messages":[{"role":"user","content":"Hello"}]}`);
+    const lines = ollama.trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(lines.length >= 2, ollama);
+    assert.equal(lines.at(-1).done, true);
+    assert.equal(lines[0].message.content, "You");
+    const models = JSON.parse(curl(`${url}/v1/models`, "-H", `Authorization: Bearer ${token}`));
+    assert.ok(models.data.some((m) => m.id === MODEL), JSON.stringify(models));
   });
 
   test("a wrong token is an AuthenticationError", async () => {
