@@ -8,9 +8,10 @@
 //   EXPECT_TRUE(gate.wait_until_held_at(1, 30s));
 //   gate.open();                           // the rest of the answer
 //
-// allow(n) lets tokens with index < n through (index = the token count is the closing event). The engine polls the
-// gate every millisecond on its own runtime (never blocking a thread), so a held answer costs nothing else there.
-// The gate outlives the test's object (it shares its state), so an engine that outlives the test is still safe.
+// allow(n) lets tokens with index < n through (index = the token count is the closing event); indices start at 0 in
+// every answer, so run one gated answer at a time. The engine polls the gate every millisecond on its own runtime
+// (never blocking a thread), so a held answer costs nothing else there. The gate function shares the object's
+// state, so an engine that outlives the object is still safe.
 #pragma once
 
 #include <atomic>
@@ -41,10 +42,7 @@ class EngineGate {
         co_await net::sleep_for(std::chrono::milliseconds(1));
       }
       state->held_at.store(-1);
-      long long passed = state->passed.load();
-      while (static_cast<long long>(index) > passed &&
-             !state->passed.compare_exchange_weak(passed, static_cast<long long>(index))) {
-      }
+      state->passed.store(static_cast<long long>(index));
     };
   }
 
@@ -58,7 +56,8 @@ class EngineGate {
     if (at < 0) return std::nullopt;
     return static_cast<size_t>(at);
   }
-  // The highest index let through so far (-1: none).
+  // The index last let through (-1: none yet). Within one answer indices only grow, so while a test runs one answer
+  // at a time this is how far the engine got in it.
   long long passed() const { return state_->passed.load(); }
 
   // Polls until an answer waits at `index` (true), or `timeout` passes (false: the engine never got there).
