@@ -265,9 +265,20 @@ Task<Result<std::unique_ptr<ClientStream::Impl>>> start_exchange(const ClientOpt
     co_return Status{};
   };
 
+  // A server may answer before it has read the whole body (413 for a body over its limit) and then close: the write
+  // fails, but the answer is waiting to be read, and it says more than the write error.
+  auto answered_anyway = [&](auto& connection, const Status& sent) -> Task<bool> {
+    if (whole_body == nullptr || sent.error().code != ErrorCode::kIo) co_return false;
+    const Status head = co_await connection.read_head();
+    co_return head.has_value();
+  };
+
   if (!url.is_tls()) {
     auto connection = std::make_unique<ClientConnection<PlainStream>>(std::move(*tcp_stream), options, is_head);
-    if (auto ok = co_await send_head(*connection); !ok) co_return std::unexpected(ok.error());
+    if (auto ok = co_await send_head(*connection); !ok) {
+      const bool answered = co_await answered_anyway(*connection, ok);
+      if (!answered) co_return std::unexpected(ok.error());
+    }
     co_return std::unique_ptr<ClientStream::Impl>(std::move(connection));
   }
 
@@ -286,7 +297,10 @@ Task<Result<std::unique_ptr<ClientStream::Impl>>> start_exchange(const ClientOpt
     if (ec == beast::error::timeout) co_return make_error(ErrorCode::kTimeout, "tls handshake with " + url.authority() + ": timed out");
     co_return make_error(ErrorCode::kIo, "tls handshake with " + url.authority() + ": " + why);
   }
-  if (auto ok = co_await send_head(*connection); !ok) co_return std::unexpected(ok.error());
+  if (auto ok = co_await send_head(*connection); !ok) {
+    const bool answered = co_await answered_anyway(*connection, ok);
+    if (!answered) co_return std::unexpected(ok.error());
+  }
   co_return std::unique_ptr<ClientStream::Impl>(std::move(connection));
 }
 

@@ -202,8 +202,11 @@ std::string format_endpoint(const tcp::endpoint& ep) {
 
 std::string_view path_only(std::string_view target) { return target.substr(0, target.find('?')); }
 
-int status_for_error(const Error& e, bool body_limit_hit, bool body_malformed) {
+// `body_unread`: the handler failed before the request body's end, so a kLimitExceeded of its own (a declared or
+// received length over a handler-specific limit) is about that body.
+int status_for_error(const Error& e, bool body_limit_hit, bool body_malformed, bool body_unread) {
   if (body_limit_hit) return 413;
+  if (e.code == ErrorCode::kLimitExceeded && body_unread) return 413;
   if (body_malformed) return 400;
   return 500;
 }
@@ -287,7 +290,9 @@ class Connection final : public ConnectionBase,
     }
     response_started_ = true;
     status_ = status;
-    res.keep_alive(keep_alive_ = keep_alive_allowed());
+    // An answer before the end of the request body (an early refusal) ends the connection: say so, so that the
+    // client does not count on it for another request.
+    res.keep_alive(keep_alive_ = keep_alive_allowed() && body_done_);
     const bool omit_body = status_has_no_body(status) || is_head_;
     if (!status_has_no_body(status)) res.content_length(body.size());
     res.body().data = omit_body ? nullptr : const_cast<uint8_t*>(body.data());
@@ -505,7 +510,7 @@ class Connection final : public ConnectionBase,
 
     if (!outcome) {
       if (!response.head_sent() && !forced_) {
-        const int status = status_for_error(outcome.error(), body_limit_hit_, body_malformed_);
+        const int status = status_for_error(outcome.error(), body_limit_hit_, body_malformed_, !body_done_);
         spdlog::warn("{}: {} {} failed before responding ({}), answering {}", config.name, method, path,
                      outcome.error().to_string(), status);
         if (!broken_ || body_limit_hit_ || body_malformed_) {

@@ -23,10 +23,15 @@
 // net::Client while it streams (relay, gateway, router).
 //
 // Error handling: if the handler returns an error or throws, and nothing has been sent yet, the server answers with a
-// generic body and status 413 (the request body exceeded max_body_bytes), 400 (the request body was malformed) or 500
-// (anything else); the error message is logged, never sent. If the response had already started, the connection is
+// generic body and status 413 (the request body exceeded max_body_bytes, or the handler failed with kLimitExceeded
+// before the body's end: its own, tighter limit), 400 (the request body was malformed) or 500 (anything else); the
+// error message is logged, never sent. If the response had already started, the connection is
 // closed (the client sees a truncated message). A handler that returns success without having sent a complete
 // response is treated the same way. Nothing a handler does can crash the server.
+//
+// Early answers: a handler may answer without reading the request body (e.g. a declared Content-Length over its
+// limit). The response then says "Connection: close", and the server reads and discards what the client still sends
+// for a short while before closing, so that a client busy uploading gets to read the answer.
 //
 // Logging (spdlog default logger): connection/request failures and a per-request debug line with method, path
 // (query string removed), status and duration. Bodies are never logged; client addresses only when
