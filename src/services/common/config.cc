@@ -7,6 +7,17 @@
 
 namespace openpcc::services {
 
+namespace {
+
+// Shortest text that reads back as `value` ("0", "0.5", "1e+20"), for error messages.
+std::string format_number(double value) {
+  char text[32];
+  auto [end, ec] = std::to_chars(text, text + sizeof text, value);
+  return ec == std::errc{} ? std::string(text, end) : std::to_string(value);
+}
+
+}  // namespace
+
 Result<nlohmann::json> read_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kIo, "cannot open config file " + path);
@@ -70,6 +81,21 @@ int64_t ConfigReader::integer(std::string_view key, int64_t fallback, int64_t mi
   if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) n = INT64_MAX;
   if (n < min || n > max) {
     fail(path_ + "." + std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return fallback;
+  }
+  return n;
+}
+
+double ConfigReader::number(std::string_view key, double fallback, double min, double max) {
+  const auto* v = lookup(key);
+  if (!v) return fallback;
+  if (!v->is_number()) {
+    fail(path_ + "." + std::string(key) + " must be a number");
+    return fallback;
+  }
+  const double n = v->get<double>();
+  if (!(n >= min && n <= max)) {  // also refuses NaN (JSON has none, but the bounds check says so)
+    fail(path_ + "." + std::string(key) + " must be between " + format_number(min) + " and " + format_number(max));
     return fallback;
   }
   return n;

@@ -5,6 +5,7 @@
 //   ConfigReader cfg(*file, "authbank");
 //   std::string listen = cfg.string("listen", "127.0.0.1:8080");
 //   int64_t limit = cfg.integer("max_body_bytes", 65536, 1, 1 << 24);
+//   double rate = cfg.number("min_success_rate", 0.9, 0.0, 1.0);
 //   ConfigReader& tls = cfg.object("tls");              // missing → empty object
 //   if (auto ok = cfg.finish(); !ok) ...                // unknown keys, wrong types, out-of-range values
 #pragma once
@@ -35,6 +36,8 @@ class ConfigReader {
   std::string string(std::string_view key, std::string fallback = {});
   std::optional<std::string> optional_string(std::string_view key);
   int64_t integer(std::string_view key, int64_t fallback, int64_t min, int64_t max);
+  // Any JSON number (integer or fraction), within [min, max].
+  double number(std::string_view key, double fallback, double min, double max);
   bool boolean(std::string_view key, bool fallback);
   std::vector<std::string> strings(std::string_view key);
   // A nested object; an absent key gives an empty one. Its problems are reported by this reader's finish().

@@ -103,36 +103,11 @@ constexpr char kHelp[] =
     "  log_level            trace, debug, info, warn, error or off (default info). Nothing from a request's\n"
     "                       content is logged; node ids and outcomes are.\n";
 
-// ConfigReader has no floating-point getter: min_success_rate is taken out of the JSON here, and the rest read
-// strictly as usual.
-Result<double> take_success_rate(nlohmann::json& json) {
-  constexpr double kDefault = 0.9;
-  if (!json.is_object()) return kDefault;
-  auto health = json.find("health");
-  if (health == json.end() || !health->is_object()) return kDefault;
-  auto rate = health->find("min_success_rate");
-  if (rate == health->end()) return kDefault;
-  if (!rate->is_number()) {
-    return make_error(ErrorCode::kInvalidArgument, "config: router.health.min_success_rate must be a number");
-  }
-  const double value = rate->get<double>();
-  if (!(value >= 0.0 && value <= 1.0)) {
-    return make_error(ErrorCode::kInvalidArgument, "config: router.health.min_success_rate must be in 0..1");
-  }
-  health->erase(rate);
-  return value;
-}
-
 }  // namespace
 
 Result<ServiceConfig> parse_service_config(const nlohmann::json& input, const fs::path& base_dir) {
-  nlohmann::json json = input;
-  auto success_rate = take_success_rate(json);
-  if (!success_rate) return std::unexpected(success_rate.error());
-
-  services::ConfigReader cfg(json, "router");
+  services::ConfigReader cfg(input, "router");
   ServiceConfig out;
-  out.health.min_success_rate = *success_rate;
   const std::string listen = cfg.string("listen", "127.0.0.1:8084");
   const std::string data_dir = cfg.string("data_dir", "");
   const std::optional<std::string> database = cfg.optional_string("database");
@@ -147,6 +122,7 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& input, const fs
   out.health.window = std::chrono::seconds(health.integer("window_seconds", 900, 1, 7 * 86'400));
   out.health.min_checks = static_cast<int>(health.integer("min_checks", 3, 1, 10'000));
   out.health.failure_streak = static_cast<int>(health.integer("failure_streak", 3, 1, 10'000));
+  out.health.min_success_rate = health.number("min_success_rate", 0.9, 0.0, 1.0);
   out.node_max_age = std::chrono::seconds(cfg.integer("node_max_age_seconds", 900, 1, 7 * 86'400));
   out.max_manifests = static_cast<int>(cfg.integer("max_manifests", 500, 1, kMaxComputeManifests));
 

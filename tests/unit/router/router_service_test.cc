@@ -79,6 +79,8 @@ TEST(RouterConfig, RefusesWhatItDoesNotUnderstand) {
   for (const char* bad : {
            R"({"database": "sqlite:x", "health": {"min_success_rate": 1.5}})",
            R"({"database": "sqlite:x", "health": {"min_success_rate": "high"}})",
+           R"({"database": "sqlite:x", "health": {"min_success_rate": -0.1}})",
+           R"({"database": "sqlite:x", "health": 0.5})",
            R"({"database": "sqlite:x", "health": {"min_checks": 0}})",
            R"({"database": "sqlite:x", "max_manifests": 501})",
            R"({"database": "sqlite:x", "max_manifests": 0})",

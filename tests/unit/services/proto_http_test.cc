@@ -164,6 +164,30 @@ TEST(Config, ReadsTypedValuesAndRejectsUnknownKeys) {
   EXPECT_FALSE(range.finish());
 }
 
+TEST(Config, NumbersTakeIntegersAndFractionsWithinBounds) {
+  auto json = nlohmann::json::parse(R"({"half":0.5,"one":1,"big":1e300,"neg":-0.25,"text":"0.5","flag":true})");
+  ConfigReader cfg(json, "svc");
+  EXPECT_DOUBLE_EQ(cfg.number("half", 0.9, 0.0, 1.0), 0.5);
+  EXPECT_DOUBLE_EQ(cfg.number("one", 0.9, 0.0, 1.0), 1.0);
+  EXPECT_DOUBLE_EQ(cfg.number("absent", 0.9, 0.0, 1.0), 0.9);
+  EXPECT_DOUBLE_EQ(cfg.number("big", 0.0, 0.0, 1e308), 1e300);
+  EXPECT_DOUBLE_EQ(cfg.number("neg", 0.0, -1.0, 0.0), -0.25);
+  cfg.string("text");
+  cfg.boolean("flag", false);
+  EXPECT_TRUE(cfg.finish());
+
+  auto failure = [&json](std::string_view key, double min, double max) {
+    ConfigReader reader(json, "svc");
+    EXPECT_DOUBLE_EQ(reader.number(key, 0.75, min, max), 0.75) << key;  // the default on any problem
+    auto ok = reader.finish();  // the value's problem comes before the keys left unread
+    return ok ? std::string() : ok.error().message;
+  };
+  EXPECT_NE(failure("text", 0.0, 1.0).find("svc.text must be a number"), std::string::npos);
+  EXPECT_NE(failure("flag", 0.0, 1.0).find("svc.flag must be a number"), std::string::npos);
+  EXPECT_NE(failure("big", 0.0, 1.0).find("svc.big must be between 0 and 1"), std::string::npos);
+  EXPECT_NE(failure("half", 0.6, 1.0).find("svc.half must be between 0.6 and 1"), std::string::npos);
+}
+
 TEST(Config, ListenAddresses) {
   auto a = parse_listen_address("127.0.0.1:8080");
   ASSERT_TRUE(a);
