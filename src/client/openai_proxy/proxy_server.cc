@@ -46,6 +46,8 @@ struct Outcome {
   std::string code;
 };
 
+// ApiError is an aggregate: every one passed into a co_await expression is a named local first (GCC 12, see
+// net/runtime.h).
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 net::Task<Status> send_json(net::ServerResponse& res, Outcome& outcome, int status, const json& body) {
@@ -146,7 +148,10 @@ json openai_model(const std::string& id) {
 net::Task<Status> serve_models(Shared& s, net::ServerResponse& res, Outcome& outcome, std::string_view path) {
   const ApiFamily family = family_of_path(path);
   auto models = co_await s.upstream->models();
-  if (!models) co_return co_await send_error(res, outcome, from_client_error(models.error()), family);
+  if (!models) {
+    const ApiError error = from_client_error(models.error());
+    co_return co_await send_error(res, outcome, error, family);
+  }
   if (path == kOllamaTagsPath) {
     json list = json::array();
     for (const auto& m : *models) list.push_back(json{{"name", m}, {"model", m}});
@@ -258,9 +263,15 @@ net::Task<Status> send_whole(Shared& s, UpstreamResponse& answer, net::ServerRes
                              ApiFamily family, Clock::time_point deadline) {
   Bytes body;
   for (;;) {
-    if (Clock::now() > deadline) co_return co_await send_error(res, outcome, too_slow(s.config), family);
+    if (Clock::now() > deadline) {
+      const ApiError error = too_slow(s.config);
+      co_return co_await send_error(res, outcome, error, family);
+    }
     auto piece = co_await answer.read_chunk();
-    if (!piece) co_return co_await send_error(res, outcome, from_client_error(piece.error()), family);
+    if (!piece) {
+      const ApiError error = from_client_error(piece.error());
+      co_return co_await send_error(res, outcome, error, family);
+    }
     if (!*piece) break;
     if (body.size() + (*piece)->size() > s.config.max_response_bytes) {
       const ApiError e = proxy_error(502, "api_error", "response_too_large",
@@ -289,7 +300,10 @@ net::Task<Status> serve_prompt(Shared& s, Endpoint endpoint, net::ServerRequest&
 
   PrivateRequest request(std::string(req.target()), options->model, std::move(**body));
   auto answer = co_await s.upstream->send(std::move(request));
-  if (!answer) co_return co_await send_error(res, outcome, from_client_error(answer.error()), family);
+  if (!answer) {
+    const ApiError error = from_client_error(answer.error());
+    co_return co_await send_error(res, outcome, error, family);
+  }
   UpstreamResponse& a = **answer;
 
   if (a.status() >= 400) {
@@ -299,7 +313,8 @@ net::Task<Status> serve_prompt(Shared& s, Endpoint endpoint, net::ServerRequest&
       if (!piece || !*piece) break;
       error_answer.insert(error_answer.end(), (*piece)->begin(), (*piece)->end());
     }
-    co_return co_await send_error(res, outcome, from_engine_answer(a.status(), error_answer), family);
+    const ApiError error = from_engine_answer(a.status(), error_answer);
+    co_return co_await send_error(res, outcome, error, family);
   }
   const auto format = stream_format(a.headers().get("content-type").value_or(""));
   if (format) {
