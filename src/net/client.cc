@@ -1,10 +1,15 @@
 #include "net/client.h"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <algorithm>
 #include <limits>
+#include <mutex>
+#include <vector>
 
 #include "net/internal/beast_io.h"
 #include "net/internal/read_all.h"
@@ -27,6 +32,7 @@ class ClientStream::Impl {
   virtual Task<Status> finish(const Headers& trailers) = 0;
   virtual Task<Status> read_head() = 0;
   virtual Task<Result<std::optional<Bytes>>> read_chunk() = 0;
+  virtual void abort() = 0;
 
   int status = 0;
   std::string reason;
@@ -34,6 +40,72 @@ class ClientStream::Impl {
   Headers trailers;
   std::optional<uint64_t> body_limit;
 };
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Abort groups.
+
+namespace internal {
+
+// One stream's entry in an AbortGroup. `impl` is cleared (under the mutex) when the stream goes away, so a late
+// abort finds nothing to close.
+struct AbortMember {
+  std::mutex mutex;
+  ClientStream::Impl* impl = nullptr;
+  asio::any_io_executor executor;
+};
+
+struct AbortGroupAccess {
+  // Adds `member`; false if the group has already been aborted (the stream must then abort itself).
+  static bool join(AbortGroup& group, const std::shared_ptr<AbortMember>& member);
+};
+
+}  // namespace internal
+
+struct AbortGroup::State {
+  mutable std::mutex mutex;
+  bool aborted = false;
+  std::vector<std::weak_ptr<internal::AbortMember>> members;
+  size_t prune_at = 64;  // drop the entries of finished streams when the list reaches this size
+};
+
+AbortGroup::AbortGroup() : state_(std::make_unique<State>()) {}
+AbortGroup::~AbortGroup() = default;
+
+bool AbortGroup::aborted() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->aborted;
+}
+
+void AbortGroup::abort_all() {
+  std::vector<std::shared_ptr<internal::AbortMember>> live;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->aborted = true;
+    for (const auto& weak : state_->members) {
+      if (auto member = weak.lock()) live.push_back(std::move(member));
+    }
+    state_->members.clear();
+  }
+  // Each stream is closed on its own executor: its socket is not safe to touch from this thread.
+  for (auto& member : live) {
+    asio::post(member->executor, [member] {
+      std::lock_guard lock(member->mutex);
+      if (member->impl != nullptr) member->impl->abort();
+    });
+  }
+}
+
+bool internal::AbortGroupAccess::join(AbortGroup& group, const std::shared_ptr<AbortMember>& member) {
+  AbortGroup::State& state = *group.state_;
+  std::lock_guard lock(state.mutex);
+  if (state.aborted) return false;
+  if (state.members.size() >= state.prune_at) {
+    std::erase_if(state.members, [](const auto& weak) { return weak.expired(); });
+    state.prune_at = std::max<size_t>(64, 2 * state.members.size());
+  }
+  state.members.push_back(member);
+  return true;
+}
 
 namespace {
 
@@ -76,11 +148,28 @@ class ClientConnection final : public ClientStream::Impl {
         is_head_(is_head),
         buffer_(options.max_response_header_bytes + 4096) {
     body_limit = options.max_response_body_bytes;
+    if (options.abort_group) {
+      member_ = std::make_shared<internal::AbortMember>();
+      member_->impl = this;
+      member_->executor = beast::get_lowest_layer(stream_).get_executor();
+      if (!internal::AbortGroupAccess::join(*options.abort_group, member_)) abort();
+    }
   }
 
   ~ClientConnection() override {
+    if (member_) {
+      std::lock_guard lock(member_->mutex);
+      member_->impl = nullptr;
+    }
     ErrorCodeT ec;
     beast::get_lowest_layer(stream_).socket().close(ec);
+  }
+
+  void abort() override {
+    aborted_ = true;
+    broken_ = true;
+    // Closing cancels the pending operations (they complete with errors) and ends the connection for the server.
+    beast::get_lowest_layer(stream_).close();
   }
 
   Stream& stream() { return stream_; }
@@ -92,6 +181,7 @@ class ClientConnection final : public ClientStream::Impl {
 
   Task<Status> write_chunk(ByteSpan data) override {
     if (upload_ == UploadMode::kDone) co_return make_error(ErrorCode::kInvalidArgument, "request body already ended");
+    if (aborted_) co_return make_error(ErrorCode::kIo, "connection aborted");
     if (broken_) co_return make_error(ErrorCode::kIo, "connection failed earlier");
     if (data.empty()) co_return Status{};
     Status result;
@@ -109,6 +199,7 @@ class ClientConnection final : public ClientStream::Impl {
 
   Task<Status> finish(const Headers& trailers) override {
     if (upload_ == UploadMode::kDone) co_return make_error(ErrorCode::kInvalidArgument, "request body already ended");
+    if (aborted_) co_return make_error(ErrorCode::kIo, "connection aborted");
     if (broken_) co_return make_error(ErrorCode::kIo, "connection failed earlier");
     if (upload_ == UploadMode::kFixed) {
       if (!trailers.empty()) co_return make_error(ErrorCode::kInvalidArgument, "trailers need a chunked request");
@@ -126,6 +217,7 @@ class ClientConnection final : public ClientStream::Impl {
 
   Task<Status> read_head() override {
     if (head_read_) co_return Status{};
+    if (aborted_) co_return make_error(ErrorCode::kIo, "connection aborted");
     if (head_failed_) co_return make_error(ErrorCode::kIo, "response head unavailable after an earlier error");
     for (;;) {
       parser_.emplace();
@@ -139,6 +231,7 @@ class ClientConnection final : public ClientStream::Impl {
       co_await http::async_read_header(stream_, buffer_, *parser_, await_ec(ec));
       if (ec) {
         head_failed_ = true;
+        if (aborted_) co_return make_error(ErrorCode::kIo, "connection aborted");
         co_return std::unexpected(to_error(ec, "read response head"));
       }
       const auto& msg = parser_->get();
@@ -158,10 +251,12 @@ class ClientConnection final : public ClientStream::Impl {
       if (auto ok = co_await read_head(); !ok) co_return std::unexpected(ok.error());
     }
     if (body_done_) co_return std::nullopt;
+    if (aborted_) co_return make_error(ErrorCode::kIo, "connection aborted");
     if (body_failed_) co_return make_error(ErrorCode::kIo, "response body unavailable after an earlier error");
     auto piece = co_await read_body_piece(stream_, buffer_, *parser_, options_.read_timeout, "read response body");
     if (!piece) {
       body_failed_ = true;
+      if (aborted_) co_return make_error(ErrorCode::kIo, "connection aborted");
       co_return piece;
     }
     if (!*piece) {
@@ -185,6 +280,8 @@ class ClientConnection final : public ClientStream::Impl {
   bool head_failed_ = false;
   bool body_done_ = false;
   bool body_failed_ = false;
+  bool aborted_ = false;
+  std::shared_ptr<internal::AbortMember> member_;  // set when the options name an AbortGroup
 };
 
 // Resolves and connects within `deadline`.
@@ -319,6 +416,7 @@ std::string_view ClientStream::reason() const { return impl_->reason; }
 const Headers& ClientStream::headers() const { return impl_->headers; }
 Task<Result<std::optional<Bytes>>> ClientStream::read_chunk() { return impl_->read_chunk(); }
 const Headers& ClientStream::trailers() const { return impl_->trailers; }
+void ClientStream::abort() { impl_->abort(); }
 
 Task<Result<Bytes>> ClientStream::read_all() { return internal::read_all_chunks(*this); }
 

@@ -39,6 +39,8 @@
 
 namespace openpcc::net {
 
+class AbortGroup;
+
 struct ClientOptions {
   // Name resolution + TCP connect + TLS handshake.
   std::chrono::milliseconds connect_timeout{10'000};
@@ -53,6 +55,8 @@ struct ClientOptions {
   bool verify_tls = true;
   // PEM file of CA certificates to trust instead of the system store (e.g. a local stack's self-signed CA).
   std::string ca_file{};
+  // Streams opened with these options belong to this group while they live (see AbortGroup); none by default.
+  std::shared_ptr<AbortGroup> abort_group{};
 };
 
 // Not an aggregate on purpose: GCC 12 miscompiles aggregate temporaries inside co_await (see runtime.h), and
@@ -106,8 +110,46 @@ class ClientStream {
   // Response trailer fields, valid after the body's end.
   const Headers& trailers() const;
 
+  // Closes the connection now, whatever the exchange is doing: pending and later reads and writes on this stream fail
+  // (kIo), and the server sees the connection end. For a request that can no longer be completed (say, the body a
+  // proxy was forwarding broke off): the server stops waiting for the rest of it at once instead of after its body
+  // read timeout. Call it on the executor of the coroutine that uses the stream (e.g. from the other side of a
+  // run_concurrently pump). Idempotent.
+  void abort();
+
  private:
   std::unique_ptr<Impl> impl_;
+};
+
+namespace internal {
+struct AbortGroupAccess;  // client.cc
+}
+
+// A set of client streams that can be cut together from any thread: a service's shutdown uses it to end requests that
+// still wait on an upstream (a node that has stalled) once its grace period is over, instead of after their read
+// timeouts. Every ClientStream opened with options naming the group belongs to it while it lives (from the moment
+// its TCP connection is made; name resolution and connecting are bounded by connect_timeout alone).
+//
+//   auto group = std::make_shared<net::AbortGroup>();
+//   options.abort_group = group;                        // the options of the upstream Client
+//   ... at shutdown, once the grace period is over:
+//   group->abort_all();
+class AbortGroup {
+ public:
+  AbortGroup();
+  ~AbortGroup();
+  AbortGroup(const AbortGroup&) = delete;
+  AbortGroup& operator=(const AbortGroup&) = delete;
+
+  // abort() on every member, each posted to its stream's executor (so members may still be closing when this
+  // returns), and on every stream that joins later: from now on, the group's requests fail with kIo.
+  void abort_all();
+  bool aborted() const;
+
+ private:
+  friend struct internal::AbortGroupAccess;
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 class Client {

@@ -511,12 +511,15 @@ class Connection final : public ConnectionBase,
     if (!outcome) {
       if (!response.head_sent() && !forced_) {
         const int status = status_for_error(outcome.error(), body_limit_hit_, body_malformed_, !body_done_);
-        spdlog::warn("{}: {} {} failed before responding ({}), answering {}", config.name, method, path,
-                     outcome.error().to_string(), status);
         if (!broken_ || body_limit_hit_ || body_malformed_) {
+          spdlog::warn("{}: {} {} failed before responding ({}), answering {}", config.name, method, path,
+                       outcome.error().to_string(), status);
           co_await reply_and_close(status, status == 413   ? "request body too large\n"
                                            : status == 400 ? "bad request\n"
                                                            : "internal error\n");
+        } else {
+          spdlog::warn("{}: {} {} failed before responding ({}); the connection is unusable, closing it", config.name,
+                       method, path, outcome.error().to_string());
         }
       } else {
         spdlog::warn("{}: {} {} failed after the response started ({}); closing the connection", config.name, method,

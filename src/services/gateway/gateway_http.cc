@@ -383,7 +383,9 @@ class OhttpExchange {
   }
 
   // The rest of the inner request, upstream as it opens. Never finishes the upstream request unless the client's
-  // request ended and authenticated (InnerEnd).
+  // request ended and authenticated (InnerEnd); when it fails instead, the upstream connection is aborted, so that
+  // the upstream stops waiting for the rest at once (not after its body read timeout) and the download side stops
+  // waiting for an answer.
   Task<Status> upload(net::ClientStream& stream, PumpState& state, Bytes first_body) {
     Status written = co_await stream.write_chunk(first_body);
     wipe(first_body);
@@ -396,6 +398,7 @@ class OhttpExchange {
       auto event = co_await next_event();
       if (!event) {
         state.request_error = event.error();
+        stream.abort();
         co_return Status{};
       }
       if (auto* data = std::get_if<InnerBody>(&*event)) {
@@ -410,6 +413,7 @@ class OhttpExchange {
           state.request_error = OhttpError{
               OhttpErrorCode::kInvalidRequest,
               Error{ErrorCode::kInvalidArgument, "gateway: an inner trailer field cannot be forwarded"}};
+          stream.abort();
           co_return Status{};
         }
       } else if (std::holds_alternative<InnerEnd>(*event)) {

@@ -58,17 +58,12 @@ struct RelayMetrics {
 // One forwarded request: what the two pumps share. Both run on the connection's strand, so nothing is locked.
 struct Exchange {
   Exchange(net::ServerRequest& request_, net::ServerResponse& response_, net::ClientStream& upstream_,
-           bool upstream_chunked_, RelayMetrics& metrics_)
-      : request(request_),
-        response(response_),
-        upstream(upstream_),
-        upstream_chunked(upstream_chunked_),
-        metrics(metrics_) {}
+           RelayMetrics& metrics_)
+      : request(request_), response(response_), upstream(upstream_), metrics(metrics_) {}
 
   net::ServerRequest& request;
   net::ServerResponse& response;
   net::ClientStream& upstream;
-  const bool upstream_chunked;
   RelayMetrics& metrics;
   std::optional<Error> client_error;    // reading the client's body or writing its response failed
   std::optional<Error> upstream_error;  // the gateway's response failed (or never came)
@@ -80,10 +75,9 @@ net::Task<Status> pump_upload(Exchange& x) {
     auto piece = co_await x.request.read_chunk();
     if (!piece) {
       x.client_error = piece.error();
-      // End the upstream body so that the gateway answers now (the truncated message will not decrypt) rather than
-      // wait for bytes that never come. A Content-Length body cannot be ended early: the gateway's read timeout
-      // ends that exchange.
-      if (x.upstream_chunked) (void)co_await x.upstream.finish();
+      // The request can never be completed: cut the gateway's connection, so that it stops waiting for the rest of
+      // the body now (not after its read timeout), and the download side stops waiting for an answer.
+      x.upstream.abort();
       co_return Status{};
     }
     if (!*piece) break;
@@ -178,7 +172,7 @@ class Relay {
       co_return co_await send_text(response, 502, "bad gateway");
     }
 
-    Exchange x(request, response, **upstream, !length.has_value(), m_);
+    Exchange x(request, response, **upstream, m_);
     (void)co_await net::run_concurrently(pump_upload(x), pump_download(x));
 
     if (response.finished()) {

@@ -453,6 +453,62 @@ TEST_F(GatewayHttp, ARequestThatFailsMidStreamIsNeverFinishedUpstream) {
   EXPECT_EQ(text_of(router.seen()[0].body), "part-1;");
 }
 
+// A client that breaks its connection in the middle of a streamed request: the gateway aborts its upstream
+// connection, so the upstream sees the connection end (kIo) instead of waiting out its body read timeout.
+TEST_F(GatewayHttp, AClientThatBreaksOffMidBodyCutsTheUpstreamConnection) {
+  std::atomic<bool> upstream_got_first{false};
+  std::mutex mutex;
+  std::optional<ErrorCode> upstream_read_error;
+  std::atomic<bool> upstream_done{false};
+  FakeUpstream router(
+      [&](net::ServerRequest& req, net::ServerResponse& res, FakeUpstream& self) -> Task<Status> {
+        SeenRequest seen;
+        for (;;) {
+          auto piece = co_await req.read_chunk();
+          if (!piece) {
+            {
+              std::lock_guard lock(mutex);
+              upstream_read_error = piece.error().code;
+            }
+            self.record(seen);
+            upstream_done = true;
+            co_return std::unexpected(piece.error());
+          }
+          if (!*piece) break;
+          append(seen.body, **piece);
+          upstream_got_first = true;
+        }
+        seen.body_complete = true;
+        self.record(seen);
+        upstream_done = true;
+        co_return co_await res.send(200, net::Headers(), std::string_view("processed"));
+      },
+      60s);  // far beyond the test's waits: only the gateway's abort can end the upstream's read in time
+  start(nullptr, &router);
+  auto raw = StreamingRawClient::create(gw_.current_key());
+  ASSERT_TRUE(raw);
+  auto ok = rt_.block_on([&]() -> Task<Status> {
+    if (auto ok = co_await raw->open(gw_.url() + "/"); !ok) co_return ok;
+    bhttp::RequestHead head;
+    head.method = "POST";
+    head.scheme = "http";
+    head.authority = "confsec-router.invalid";
+    head.path = "/";
+    if (auto ok = co_await raw->write_head(head); !ok) co_return ok;
+    if (auto ok = co_await raw->write_body("part-1;"); !ok) co_return ok;
+    for (int i = 0; i < 2000 && !upstream_got_first; ++i) co_await net::sleep_for(std::chrono::milliseconds(10));
+    if (!upstream_got_first) co_return make_error(ErrorCode::kTimeout, "the upstream never got the first piece");
+    raw->stream.reset();  // the client goes away mid-body: its connection closes
+    co_return Status{};
+  });
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  ASSERT_TRUE(eventually([&] { return upstream_done.load(); }, 20s)) << "the upstream still waits for the body";
+  std::lock_guard lock(mutex);
+  ASSERT_TRUE(upstream_read_error) << "the upstream saw a complete request";
+  EXPECT_EQ(*upstream_read_error, ErrorCode::kIo);  // the connection ended; not kTimeout
+  EXPECT_EQ(text_of(router.seen().at(0).body), "part-1;");
+}
+
 // ---- allowlist and ping ----
 
 TEST_F(GatewayHttp, AllowlistRefusesHostsAndAnswersUnknownPathsWith404) {

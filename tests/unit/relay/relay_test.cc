@@ -562,6 +562,69 @@ TEST_F(RelayTest, BodiesOverTheLimitAre413) {
   EXPECT_EQ(at_limit->status, 200);
 }
 
+// A client that breaks its connection mid-body, with a Content-Length or a chunked body: the relay aborts its
+// gateway connection, so the gateway sees the connection end (kIo) instead of waiting out its body read timeout (or
+// being handed a body that ends where the client broke off).
+TEST_F(RelayTest, AClientThatBreaksOffMidBodyCutsTheGatewayConnection) {
+  struct Outcome {
+    std::mutex mutex;
+    std::vector<std::optional<ErrorCode>> reads;  // per request: the read error, or nullopt for a complete body
+    std::atomic<int> first_pieces{0};
+  } outcome;
+  FakeGateway gateway(runtime_, [&outcome](net::ServerRequest& req, net::ServerResponse& res,
+                                           Seen& seen) -> net::Task<Status> {
+    bool counted = false;
+    for (;;) {
+      auto piece = co_await req.read_chunk();
+      if (!piece) {
+        std::lock_guard lock(outcome.mutex);
+        outcome.reads.push_back(piece.error().code);
+        co_return std::unexpected(piece.error());
+      }
+      if (!*piece) break;
+      seen.body += to_string(**piece);
+      if (!counted) {
+        counted = true;
+        ++outcome.first_pieces;
+      }
+    }
+    {
+      std::lock_guard lock(outcome.mutex);
+      outcome.reads.push_back(std::nullopt);
+    }
+    co_return co_await res.send(200, net::Headers(), std::string_view("complete"));
+  });
+  auto relay = start_relay(relay_config(gateway.url()));  // the gateway's body read timeout: 30 s (the default)
+  ASSERT_TRUE(relay);
+  const uint16_t relay_port = relay->port();
+
+  const std::vector<std::string> broken_requests = {
+      "POST / HTTP/1.1\r\nHost: relay\r\nContent-Type: message/ohttp-req\r\nContent-Length: 1000\r\n\r\n"
+      "first bytes of 1000",
+      "POST / HTTP/1.1\r\nHost: relay\r\nContent-Type: message/ohttp-chunked-req\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n",
+  };
+  for (size_t i = 0; i < broken_requests.size(); ++i) {
+    {
+      RawSocket raw(relay_port);
+      ASSERT_TRUE(raw.connected());
+      ASSERT_TRUE(raw.send_all(broken_requests[i]));
+      ASSERT_TRUE(runtime_.block_on([&]() -> net::Task<bool> {
+        co_return co_await wait_until([&] { return outcome.first_pieces.load() > static_cast<int>(i); });
+      })) << "request " << i << " never reached the gateway";
+    }  // the client's socket closes mid-body
+    ASSERT_TRUE(runtime_.block_on([&]() -> net::Task<bool> {
+      co_return co_await wait_until([&] {
+        std::lock_guard lock(outcome.mutex);
+        return outcome.reads.size() > i;
+      });
+    })) << "request " << i << ": the gateway still waits for the body";
+    std::lock_guard lock(outcome.mutex);
+    ASSERT_TRUE(outcome.reads[i]) << "request " << i << ": the gateway was handed a complete body";
+    EXPECT_EQ(*outcome.reads[i], ErrorCode::kIo) << "request " << i;  // the connection ended; not kTimeout
+  }
+}
+
 TEST_F(RelayTest, HealthMetricsAndMethods) {
   FakeGateway gateway(runtime_);
   auto relay = start_relay(relay_config(gateway.url()));
