@@ -183,6 +183,8 @@ struct Service::State {
   std::unique_ptr<net::Runtime> runtime;
   std::unique_ptr<net::BlockingPool> pool;
   std::unique_ptr<HealthChecker> checker;
+  // Every stream to a node: cut when a shutdown's grace period ends.
+  std::shared_ptr<net::AbortGroup> node_streams = std::make_shared<net::AbortGroup>();
   std::unique_ptr<net::Server> server;  // declared last: stopped first
   bool shut_down = false;
 };
@@ -238,6 +240,7 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config, cry
   options.max_manifests = config.max_manifests;
   options.node_client.connect_timeout = config.node_connect_timeout;
   options.node_client.read_timeout = config.node_timeout;
+  options.node_client.abort_group = state->node_streams;
   const size_t max_body = max_router_body(options);
   auto handler = make_router_handler(*state->registry, *state->processor, *state->pool, state->metrics,
                                      std::move(options));
@@ -279,6 +282,13 @@ void Service::shutdown(std::chrono::milliseconds grace) {
   if (state_->shut_down) return;
   state_->shut_down = true;
   if (state_->checker) state_->checker->stop();
+  // The server cuts its clients' connections when the grace period ends, but a handler waiting on a node only notices
+  // when that node's stream fails: cut those streams at the same time, or a stalled node would hold the shutdown for
+  // up to node_requests.timeout_seconds. (If everything ends sooner, the runtime's stop drops this timer.)
+  state_->runtime->spawn([streams = state_->node_streams, grace]() -> net::Task<void> {
+    co_await net::sleep_for(grace);
+    streams->abort_all();
+  });
   state_->server->shutdown(grace);
   state_->pool.reset();
   state_->runtime->stop();

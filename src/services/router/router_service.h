@@ -77,7 +77,8 @@ class Service {
   std::string url() const;
   Registry& registry();
 
-  // Stops health checks and accepting, lets requests in flight finish for up to `grace`, then stops. Idempotent.
+  // Stops health checks and accepting, lets requests in flight finish for up to `grace`, then cuts what is left (the
+  // clients' connections and the streams to nodes, so a stalled node cannot hold it longer) and stops. Idempotent.
   void shutdown(std::chrono::milliseconds grace);
 
  private:

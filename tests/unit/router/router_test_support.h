@@ -63,7 +63,9 @@ struct ReceivedRequest {
 
 // How a fake node answers POST requests.
 struct NodeBehaviour {
-  enum class Kind { kStream, kStatus, kDieMidStream, kGatedStream, kEndless };
+  // kStalledBeforeHead / kStalledMidStream (after the first chunk): the node sends nothing more until open_gate()
+  // or stop(), however long that takes (≤ 60 s).
+  enum class Kind { kStream, kStatus, kDieMidStream, kGatedStream, kEndless, kStalledBeforeHead, kStalledMidStream };
   Kind kind = Kind::kStream;
   int status = 200;                                  // kStatus
   std::string content_type = "application/confsec-chunked-res";
@@ -86,6 +88,7 @@ class FakeNode {
   ~FakeNode() { stop(); }
 
   void stop() {
+    state_->gate = true;  // releases stalled answers, so that the shutdown below does not wait for them
     if (server_) server_->shutdown(std::chrono::milliseconds(200));
   }
 
@@ -146,6 +149,10 @@ class FakeNode {
       h.set("Content-Type", b.content_type);
       co_return co_await res.send(b.status, std::move(h), std::string_view("node says no"));
     }
+    auto stall = [&state]() -> net::Task<void> {
+      for (int wait = 0; wait < 6000 && !state->gate.load(); ++wait) co_await net::sleep_for(std::chrono::milliseconds(10));
+    };
+    if (b.kind == NodeBehaviour::Kind::kStalledBeforeHead) co_await stall();
     net::Headers head;
     head.set("Content-Type", b.content_type);
     head.set("Trailer", "X-Refund-Amount");
@@ -155,6 +162,7 @@ class FakeNode {
       if (i == 1 && b.kind == NodeBehaviour::Kind::kDieMidStream) {
         co_return make_error(ErrorCode::kIo, "fake node dies");
       }
+      if (i == 1 && b.kind == NodeBehaviour::Kind::kStalledMidStream) co_await stall();
       if (i == 1 && (b.kind == NodeBehaviour::Kind::kGatedStream || b.kind == NodeBehaviour::Kind::kEndless)) {
         for (int wait = 0; wait < 500 && !state->gate.load(); ++wait) {
           co_await net::sleep_for(std::chrono::milliseconds(10));
