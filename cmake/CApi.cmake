@@ -90,9 +90,10 @@ add_custom_command(OUTPUT ${_static_out}
 add_custom_target(openpcc_static ALL DEPENDS ${_static_out})
 add_dependencies(openpcc_static openpcc_c_api_objects ${OPENPCC_C_API_LIBS})
 
-# The system libraries libopenpcc.a needs (libopenpcc.so records them itself). Debian package names in the
-# comments; the pkg-config modules go to Requires.private.
-set(OPENPCC_STATIC_PC_REQUIRES "libssl libcrypto protobuf spdlog fmt tss2-mu sqlite3 libpq")
+# The system libraries libopenpcc.a needs (libopenpcc.so records them itself: readelf -d shows the same list).
+# pkg-config modules go to Requires.private, except libpq, whose --static answer names archives Debian does not ship
+# (pgcommon, pgport): it is a plain -lpq in Libs.private.
+set(OPENPCC_STATIC_PC_REQUIRES "libssl libcrypto protobuf spdlog fmt tss2-mu sqlite3")
 set(OPENPCC_STATIC_LIBS ssl crypto protobuf spdlog fmt tss2-mu sqlite3 pq stdc++ m pthread)
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -131,7 +131,9 @@ OPENPCC_EXPORT openpcc_status openpcc_client_create_from_json(const char* json, 
 
 /* Returns every credit the wallet holds to the AuthBank (waits up to the wallet's close_timeout_ms). Afterwards
  * requests fail with OPENPCC_ERR_STATE. Without close, unused credits stay in the wallet's state file and the next
- * client with that file continues with them. Calling it twice is OK. */
+ * client with that file continues with them. A failed close (e.g. the AuthBank unreachable until the timeout) also
+ * leaves what it could not return in the state file. Only the first call closes; later calls return OPENPCC_OK.
+ * Close after the responses you need: a response still open holds its credit, which close waits for. */
 OPENPCC_EXPORT openpcc_status openpcc_client_close(openpcc_client* client, openpcc_error** error);
 
 /* Releases the handle (does not close: see openpcc_client_close). Call it once, after every other thread stopped
@@ -197,8 +199,8 @@ OPENPCC_EXPORT openpcc_status openpcc_response_header(const openpcc_response* re
 OPENPCC_EXPORT openpcc_status openpcc_response_find_header(const openpcc_response* response, const char* name,
                                                            const char** value, size_t* value_length);
 
-/* The next piece of the body, as soon as the node sealed it: one SSE event or NDJSON line as the engine wrote it,
- * never held back to fill a buffer. On OPENPCC_OK, either *length > 0 and *data points to library-owned bytes,
+/* The next piece of the body, as soon as the node sealed it: what the node read from its engine at once (usually
+ * one SSE event or NDJSON line; at most 514 bytes per sealed chunk), never held back to fill a buffer. On OPENPCC_OK, either *length > 0 and *data points to library-owned bytes,
  * valid until the next call on this response (or its free), or *length == 0 and *data == NULL: the body has ended
  * (and the payment is settled with the router's refund). After the end or an error, every call returns the same.
  * Errors: OPENPCC_ERR_NODE (the answer does not decrypt or was cut short), OPENPCC_ERR_ROUTING (the stream broke). */

@@ -10,7 +10,7 @@ major=$3
 fail=0
 
 exported=$(nm -D --defined-only "$lib" | awk '$2 != "A" { print $3 }' | sed 's/@.*//' | sort)
-declared=$(grep -o 'OPENPCC_EXPORT [^(]*(' "$header" | sed 's/($//' | awk '{ print $NF }' | tr -d '*' | sort)
+declared=$(grep -o '^OPENPCC_EXPORT [^(]*(' "$header" | sed 's/($//' | awk '{ print $NF }' | tr -d '*' | sort)
 
 others=$(printf '%s\n' "$exported" | grep -v '^openpcc_' || true)
 if [ -n "$others" ]; then

@@ -134,6 +134,13 @@ json chunk_json(bool chat, const std::string& id, const std::string& text, bool 
           {"choices", json::array({choice})}};
 }
 
+// GCC 12: no braced lists inside co_await expressions (net/runtime.h), so headers come from a function.
+net::Headers content_type(const std::string& type) {
+  net::Headers h;
+  h.add("Content-Type", type);
+  return h;
+}
+
 net::Task<Status> write_text(net::ServerResponse& res, const std::string& text) {
   co_return co_await res.write_chunk(as_bytes(text));
 }
@@ -143,17 +150,17 @@ net::Handler make_engine(Gate& gate) {
     const std::string target(req.target());
     if (req.method() == "GET" && target == "/v1/models") {
       const json list = {{"object", "list"}, {"data", {{{"id", kModel}, {"object", "model"}, {"owned_by", "capi"}}}}};
-      co_return co_await res.send(200, net::Headers{{"Content-Type", "application/json"}}, list.dump());
+      co_return co_await res.send(200, content_type("application/json"), list.dump());
     }
     const bool chat = target == "/v1/chat/completions";
     if (req.method() != "POST" || (!chat && target != "/v1/completions")) {
-      co_return co_await res.send(404, net::Headers{{"Content-Type", "text/plain"}}, std::string("not found"));
+      co_return co_await res.send(404, content_type("text/plain"), std::string("not found"));
     }
     auto raw = co_await req.read_all();
     if (!raw) co_return std::unexpected(raw.error());
     const json body = json::parse(raw->begin(), raw->end(), nullptr, false);
     if (!body.is_object()) {
-      co_return co_await res.send(400, net::Headers{{"Content-Type", "application/json"}},
+      co_return co_await res.send(400, content_type("application/json"),
                                   std::string(R"({"error":{"message":"not a JSON object"}})"));
     }
     const std::string text = input_text(body, chat);
@@ -162,7 +169,7 @@ net::Handler make_engine(Gate& gate) {
     if (text.rfind("binary:", 0) == 0) {
       Bytes payload;
       if (!latin1_bytes(text.substr(7), payload)) {
-        co_return co_await res.send(400, net::Headers{{"Content-Type", "application/json"}},
+        co_return co_await res.send(400, content_type("application/json"),
                                     std::string(R"({"error":{"message":"binary: code points must be < 256"}})"));
       }
       net::Headers head{{"Content-Type", "application/octet-stream"}};
@@ -199,7 +206,7 @@ net::Handler make_engine(Gate& gate) {
                            {"model", kModel},
                            {"choices", json::array({choice})},
                            {"usage", usage}};
-      co_return co_await res.send(200, net::Headers{{"Content-Type", "application/json"}}, answer.dump());
+      co_return co_await res.send(200, content_type("application/json"), answer.dump());
     }
 
     const bool include_usage = body.value("stream_options", json::object()).value("include_usage", false);

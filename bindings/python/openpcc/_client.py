@@ -28,8 +28,8 @@ def _as_bytes(value, what):
 class Response:
     """A node's answer: status and headers at once, then the body as it streams.
 
-    Iterating yields the body's pieces (bytes) as the node sealed them: one SSE event or NDJSON line as the engine
-    wrote it, never held back to fill a buffer. Use it as a context manager (or call close()) to release it; read to
+    Iterating yields the body's pieces (bytes) as the node sealed them (usually one SSE event or NDJSON line, at most
+    514 bytes each), never held back to fill a buffer. Use it as a context manager (or call close()) to release it; read to
     the end (or call finish()) so that the payment settles with the router's refund.
     """
 

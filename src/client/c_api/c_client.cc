@@ -156,8 +156,11 @@ openpcc_status openpcc_client_close(openpcc_client* client, openpcc_error** erro
   return guarded(error, "openpcc_client_close", [&]() -> openpcc_status {
     if (client == nullptr) return fail(error, OPENPCC_ERR_INVALID_ARGUMENT, "openpcc_client_close: client is NULL");
     auto& state = *client->state;
+    std::lock_guard lock(state.close_mutex);
+    if (state.close_done) return OPENPCC_OK;  // the wallet has stopped; there is nothing left to do
     state.closed = true;
     auto closed = capi::close_client(state);
+    state.close_done = true;
     if (!closed) return fail(error, capi::status_of(closed.error()), "close: " + closed.error().message);
     return OPENPCC_OK;
   });

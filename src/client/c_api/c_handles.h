@@ -42,7 +42,9 @@ struct ClientState {
 
   std::unique_ptr<net::Runtime> runtime;
   std::unique_ptr<client::Client> client;
-  std::atomic<bool> closed{false};
+  std::atomic<bool> closed{false};  // close began: requests are refused
+  std::mutex close_mutex;             // one close at a time; later ones find close_done
+  bool close_done = false;
 };
 
 // Runs fn() on `strand` and blocks the calling (non-runtime) thread until it completes; an exception escaping fn is
