@@ -155,8 +155,11 @@ typedef struct openpcc_header {
 
 /* Control headers: read by the library, never sent to the node (the reference SDKs' names).
  *   X-Confsec-Node-Tags: a,b,c      the node tags for this request instead of the config's default_tags (model=<m>
- *                                   is added for the four prompt paths from the body's "model")
- *   X-Confsec-Credit-Amount: 1234   the credit value to pay with instead of the config's credit_amount */
+ *                                   is added for the four prompt paths from the body's "model"; an empty value
+ *                                   means the default tags)
+ *   X-Confsec-Credit-Amount: 1234   the amount to pay instead of the config's credit_amount; at most the wallet's
+ *                                   prefetch_amount (one prefetched credit pays for one request, else
+ *                                   OPENPCC_ERR_PAYMENT); openpcc_response_credit_value tells what was paid */
 #define OPENPCC_HEADER_NODE_TAGS "X-Confsec-Node-Tags"
 #define OPENPCC_HEADER_CREDIT_AMOUNT "X-Confsec-Credit-Amount"
 

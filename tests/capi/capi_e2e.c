@@ -245,6 +245,15 @@ static void test_bad_requests(openpcc_client* client) {
   CHECK(response == NULL, "no response on failure");
   openpcc_error_free(error);
   error = NULL;
+  /* Node tags for one request (a control header, not sent to the node): a tag no node has. */
+  openpcc_header tags = {OPENPCC_HEADER_NODE_TAGS, strlen(OPENPCC_HEADER_NODE_TAGS), "llm, no-such-tag", 16};
+  CHECK(openpcc_client_request(client, "POST", "/v1/chat/completions", &tags, 1, body, strlen(body), &response,
+                               &error) == OPENPCC_ERR_NO_NODE,
+        "a tag no node has: %s", openpcc_error_message(error));
+  CHECK(error != NULL && strstr(openpcc_error_message(error), "no-such-tag") != NULL, "%s",
+        openpcc_error_message(error));
+  openpcc_error_free(error);
+  error = NULL;
   /* A bad control header. */
   openpcc_header credit = {OPENPCC_HEADER_CREDIT_AMOUNT, strlen(OPENPCC_HEADER_CREDIT_AMOUNT), "lots", 4};
   CHECK(openpcc_client_request(client, "POST", "/v1/chat/completions", &credit, 1, body, strlen(body), &response,

@@ -115,6 +115,15 @@ class RequestTest(StackTestCase):
         with self.assertRaises(openpcc.InvalidArgumentError):
             self.client.request("POST", "/v1/chat/completions", json={"messages": []})  # no model
 
+    def test_node_tags_and_credit_amount(self):
+        with self.assertRaises(openpcc.NoNodeError) as caught:
+            self.client.request("POST", "/v1/chat/completions", json=chat_body("x"), node_tags=["llm", "no-such-tag"])
+        self.assertIn("no-such-tag", str(caught.exception))
+        with self.client.request("POST", "/v1/chat/completions", json=chat_body("x"), node_tags=["llm"]) as r:
+            self.assertEqual(r.status, 200)
+        with self.assertRaises(openpcc.PaymentError):  # more than one prefetched credit holds
+            self.client.request("POST", "/v1/chat/completions", json=chat_body("x"), credit_amount=10**12)
+
     def test_threads_share_a_client(self):
         results = {}
 
