@@ -34,14 +34,15 @@
  *  - Functions that can fail return an openpcc_status and take a last argument `openpcc_error** error`. On failure,
  *    when `error` is not NULL, *error receives a new error object (free it with openpcc_error_free); on success
  *    *error is left untouched. Pass NULL to ignore the details.
- *  - Bytes always travel with their length: bodies and header values may hold any byte (a NUL does not end them).
- *    Only the method, the path, the config path and the base directory are NUL-terminated strings.
+ *  - Bytes always travel with their length: request and response bodies may hold any byte (a NUL does not end
+ *    them), header names and values come with lengths too (HTTP forbids CR, LF and NUL in values: such a field is
+ *    refused, never cut). Only the method, the path, the config path and the base directory are NUL-terminated.
  *  - No C++ exception, type or allocation crosses this API; the library's memory is freed by the library's own
  *    *_free functions.
  *  - Threads: an openpcc_client may be used by several threads at once (concurrent requests are the intended use);
  *    an openpcc_response is used by one thread at a time (calls on one response are serialized internally, so misuse
  *    blocks rather than corrupts). Calls block the calling thread; the library runs its own I/O threads. Do not call
- *    into the library from a signal handler.
+ *    into the library from a signal handler, and in a child after fork() use no client created before the fork.
  *  - Logging: the library logs warnings to stderr. The environment variable OPENPCC_LOG_LEVEL (trace, debug, info,
  *    warn, error, off) changes the level when the first client is created.
  */
