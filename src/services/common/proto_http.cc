@@ -100,6 +100,12 @@ net::Task<Status> send_error(net::ServerResponse& response, const Error& error, 
   co_return co_await send_proto(response, status, body);
 }
 
+net::Task<Status> send_message(net::ServerResponse& response, int status, std::string_view message) {
+  pb::Error body;
+  body.set_message(std::string(message));
+  co_return co_await send_proto(response, status, body);
+}
+
 std::string error_message_from_body(ByteSpan body) {
   pb::Error error;
   if (error.ParseFromArray(body.data(), static_cast<int>(body.size())) && error.has_message()) {

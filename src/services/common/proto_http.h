@@ -43,8 +43,14 @@ net::Task<Status> send_proto(net::ServerResponse& response, int status, const go
 int http_status_for(ErrorCode code);
 
 // Sends an Error{Message} body with http_status_for(error.code) (or `status` if given). 5xx answers say only
-// "internal error" / "temporarily unavailable": their details are logged by the caller, not sent.
+// "internal error" / "temporarily unavailable": an error's text may describe internals (a database, a file), so its
+// details are logged by the caller, not sent.
 net::Task<Status> send_error(net::ServerResponse& response, const Error& error, int status = 0);
+
+// Sends an Error{Message} body carrying `message` as given, whatever the status: for answers whose words the service
+// chose for its clients to read, such as the router's 503 "all candidate nodes unavailable". Never pass an error's
+// own text here (that is what send_error is for).
+net::Task<Status> send_message(net::ServerResponse& response, int status, std::string_view message);
 
 // Parses a response body written by send_error (for clients of these APIs); falls back to the raw text.
 std::string error_message_from_body(ByteSpan body);

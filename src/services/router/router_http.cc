@@ -50,11 +50,8 @@ struct Context {
 
 using ContextPtr = std::shared_ptr<const Context>;
 
-net::Task<Status> send_message(net::ServerResponse& res, int status, std::string_view message) {
-  pb::Error body;
-  body.set_message(std::string(message));
-  co_return co_await services::send_proto(res, status, body);
-}
+// Answers with a message the router chose for the client (never an error's internal text, see proto_http.h).
+using services::send_message;
 
 // ---- credit settlement: every step on the blocking pool --------------------------------------------------------
 

@@ -195,6 +195,9 @@ TEST_F(ClientFlowTest, RouterRefusalIsARoutingErrorAndForgetsTheNodes) {
   ASSERT_FALSE(out.response);
   EXPECT_EQ(step_of(out.response.error()), Step::kRouting) << out.response.error().message;
   EXPECT_NE(out.response.error().message.find("503"), std::string::npos) << out.response.error().message;
+  // The router's own words reach the user.
+  EXPECT_NE(out.response.error().message.find("all candidate nodes unavailable"), std::string::npos)
+      << out.response.error().message;
   EXPECT_EQ(client_->wallet().status().credits_held, 0);
   EXPECT_EQ(client_->wallet().status().credits_spent, 0);
   router_->answer(Answer::kStream);

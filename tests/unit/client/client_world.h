@@ -406,8 +406,7 @@ class FakeRouter {
     }
     if (answer == Answer::kRouter503) {
       (void)tx->rollback();
-      co_return co_await refuse(res, ErrorCode::kUnavailable, "all candidate nodes unavailable",
-                                              503);
+      co_return co_await services::send_message(res, 503, "all candidate nodes unavailable");  // as the router
     }
     // The first candidate that is one of ours (the router picks at random; any will do here).
     BootedNode* node = nullptr;

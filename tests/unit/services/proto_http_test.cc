@@ -33,6 +33,13 @@ class ProtoHttpTest : public ::testing::Test {
       Error e{ErrorCode::kInternal, "secret detail that must not leak"};
       co_return co_await send_error(res, e);
     });
+    routes.add("POST", "/busy", [](net::ServerRequest& req, net::ServerResponse& res) -> net::Task<Status> {
+      Error e{ErrorCode::kUnavailable, "database /var/lib/money.db is locked"};
+      co_return co_await send_error(res, e);
+    });
+    routes.add("POST", "/no-candidate", [](net::ServerRequest& req, net::ServerResponse& res) -> net::Task<Status> {
+      co_return co_await send_message(res, 503, "all candidate nodes unavailable");
+    });
     auto server = net::Server::start(runtime_, net::ServerConfig{}, routes.handler());
     ASSERT_TRUE(server) << server.error().to_string();
     server_ = std::move(*server);
@@ -90,6 +97,16 @@ TEST_F(ProtoHttpTest, ServerErrorsDoNotLeakDetails) {
   auto response = post("/fail", "");
   EXPECT_EQ(response.status, 500);
   EXPECT_EQ(error_message_from_body(response.body), "internal error");
+  auto busy = post("/busy", "");
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(error_message_from_body(busy.body), "temporarily unavailable");
+}
+
+TEST_F(ProtoHttpTest, AMessageChosenForTheClientIsSentAsItIs) {
+  auto response = post("/no-candidate", "");
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(response.headers.get("Content-Type").value_or(""), "application/octet-stream");
+  EXPECT_EQ(error_message_from_body(response.body), "all candidate nodes unavailable");
 }
 
 TEST(HttpStatus, MapsEveryKind) {
