@@ -299,9 +299,8 @@ Result<std::unique_ptr<Client>> Client::create(net::Runtime& runtime, ClientConf
   // The relay: anonymous; its answers stream for as long as a node generates.
   net::ClientOptions relay_options;
   relay_options.read_timeout = config.request_timeout;
-  // Effectively unbounded (a long generation), but not nullopt: Boost 1.74's parser treats an unset body limit as
-  // exceeded by any Content-Length answer.
-  relay_options.max_response_body_bytes = uint64_t{1} << 50;
+  // Unbounded: a long generation streams for as long as the node produces it (request_timeout bounds each read).
+  relay_options.max_response_body_bytes = std::nullopt;
   auto relay_client = net::Client::create(relay_options);
   if (!relay_client) return std::unexpected(config_error(wrap_error("relay client", relay_client.error())));
   auto keys = std::make_shared<AuthBankKeys>(bank, policy, std::move(*ohttp_keys));

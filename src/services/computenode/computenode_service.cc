@@ -91,9 +91,8 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config,
   net::ClientOptions engine_options;
   engine_options.connect_timeout = std::chrono::seconds(9);
   engine_options.read_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.request_timeout);
-  // Long streams: the request timeout bounds them. (A large finite limit rather than nullopt: Boost.Beast compares
-  // a Content-Length against an empty optional limit as if it were exceeded.)
-  engine_options.max_response_body_bytes = uint64_t{1} << 40;
+  // Long streams: the request timeout bounds them, not a size.
+  engine_options.max_response_body_bytes = std::nullopt;
   auto engine = engine::make_engine(config.engine, engine_options);
   if (!engine) return std::unexpected(wrap_error("engine", engine.error()));
   state->engine = std::move(*engine);

@@ -55,7 +55,7 @@ struct GatewayContext {
   std::string bank_url;    // without a trailing slash
   std::string router_url;  // without a trailing slash
   std::optional<std::filesystem::path> key_statement;
-  net::Client upstream;    // its max_response_body_bytes should be huge: streams are bounded by time, not size
+  net::Client upstream;    // its max_response_body_bytes should be nullopt: streams are bounded by time, not size
   InnerRequestLimits request_limits;
   uint64_t max_response_bytes = uint64_t{16} << 20;  // an upstream response encapsulated whole
   std::shared_ptr<services::Metrics> metrics;        // required

@@ -250,9 +250,8 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config, Clo
   client_options.connect_timeout = config.upstream_connect_timeout;
   client_options.read_timeout = config.upstream_read_timeout;
   client_options.write_timeout = config.write_timeout;
-  // Streams are bounded by time, whole responses by the handler. Not nullopt: Boost 1.74's parser then refuses every
-  // response with a Content-Length ("body limit exceeded"; it compares the length with an empty optional).
-  client_options.max_response_body_bytes = uint64_t{1} << 62;
+  // Streams are bounded by time, whole responses by the handler (max_response_bytes).
+  client_options.max_response_body_bytes = std::nullopt;
   client_options.ca_file = config.upstream_ca_file;
   auto upstream = net::Client::create(client_options);
   if (!upstream) return std::unexpected(wrap_error("upstream client", upstream.error()));

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <limits>
 #include <utility>
 
 #include "net/client.h"
@@ -158,9 +157,8 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config) {
   client_options.connect_timeout = config.gateway_connect_timeout;
   client_options.read_timeout = config.gateway_read_timeout;
   client_options.write_timeout = config.gateway_write_timeout;
-  // Responses stream for as long as inference runs: no limit. (Not std::nullopt: Boost 1.74's parser then refuses
-  // every response that has a Content-Length.)
-  client_options.max_response_body_bytes = std::numeric_limits<uint64_t>::max();
+  // Responses stream for as long as inference runs: no limit.
+  client_options.max_response_body_bytes = std::nullopt;
   client_options.ca_file = config.gateway_ca_file.string();
   auto client = net::Client::create(std::move(client_options));
   if (!client) return std::unexpected(wrap_error("gateway client", client.error()));

@@ -398,9 +398,8 @@ Result<net::Handler> make_router_handler(Registry& registry, const currency::Pro
     return make_error(ErrorCode::kInvalidArgument, "max_manifests must be between 0 and 500");
   }
   net::ClientOptions node_options = options.node_client;
-  // Streams are long; a numeric bound is used instead of "unlimited" because Boost 1.74's parser compares a
-  // Content-Length with an empty optional limit as "too large" (every Content-Length response would fail).
-  node_options.max_response_body_bytes = uint64_t{1} << 50;
+  // Streams are long: bounded by the read timeout per piece, not by size.
+  node_options.max_response_body_bytes = std::nullopt;
   auto client = net::Client::create(node_options);
   if (!client) return std::unexpected(wrap_error("node client", client.error()));
   auto ctx = std::make_shared<const Context>(
