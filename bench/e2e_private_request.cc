@@ -16,10 +16,10 @@
 //                                 time over the same requests (its decapsulation_seconds histogram) and the p50
 //                                 overhead without it; the mean time each hop spent on a request (relay, gateway,
 //                                 router, node, from their request histograms; the relay and gateway ones include
-//                                 the wallet's bank traffic, whose count is given); and, measured just before and
-//                                 after the requests, the p50 time of one durable file replacement in the stack's
-//                                 directory (as a wallet state save does it), because sync latency on a shared disk
-//                                 decides much of the result (see docs/BENCHMARKS.md).
+//                                 the wallet's bank traffic, whose count is given); and, sampled every 20th
+//                                 iteration between requests, the p50 time of one durable file replacement in the
+//                                 stack's directory (as a wallet state save does it), because sync latency on a
+//                                 shared disk decides much of the result (see docs/BENCHMARKS.md).
 //   e2e/throughput/{private,direct}/clients:N
 //                                 N request loops in parallel (N client::Client objects for the private path, each
 //                                 with its own wallet; N loops of direct requests for the floor), a fixed number of
@@ -271,7 +271,6 @@ void probe_durable_writes(test_support::FullStack& s, int n, std::vector<double>
 void BM_paired(benchmark::State& state) {
   Stack& stack = *g_stack;
   std::vector<double> private_total, private_first, direct_total, direct_first, durable_writes;
-  probe_durable_writes(stack.full(), 25, durable_writes);
   const Snapshot before = snapshot(stack.full());
   int64_t i = 0;
   for (auto _ : state) {
@@ -280,6 +279,7 @@ void BM_paired(benchmark::State& state) {
     auto do_private = [&] {
       through = must(stack.run([&] { return stack.private_request(stack.client(0)); }), "private request");
     };
+    if (i % 20 == 0) probe_durable_writes(stack.full(), 1, durable_writes);  // between requests, untimed
     if (i++ % 2 == 0) {
       do_direct();
       do_private();
@@ -294,7 +294,6 @@ void BM_paired(benchmark::State& state) {
     direct_first.push_back(direct.first_byte_ms);
   }
   const Snapshot after = snapshot(stack.full());
-  probe_durable_writes(stack.full(), 25, durable_writes);
 
   auto& c = state.counters;
   c["priv_p50"] = percentile(private_total, 50);
