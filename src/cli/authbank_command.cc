@@ -1,6 +1,5 @@
 // `openpcc authbank --config FILE` runs the AuthBank; `openpcc authbank admin …` manages accounts, API keys and
 // funds directly in the configured database (services/authbank/ledger.h).
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -13,10 +12,10 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/run_service.h"
 #include "currency/nonce.h"
 #include "services/authbank/authbank_service.h"
 #include "services/authbank/ledger.h"
-#include "services/common/signals.h"
 
 namespace openpcc::cli {
 namespace {
@@ -57,17 +56,7 @@ struct AdminOptions {
   int64_t amount = 0;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "openpcc authbank: error: %s\n", message.c_str());
-  return 1;
-}
-
-// Logs go to stderr, so stdout carries only the command's own output ("listening on …", admin answers).
-void log_to_stderr(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("authbank");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
-}
+int fail(const std::string& message) { return service_error("authbank", message); }
 
 std::string utc_time(int64_t unix_seconds) {
   const std::time_t t = static_cast<std::time_t>(unix_seconds);
@@ -122,35 +111,27 @@ int serve(const ServeOptions& opts) {
     std::fputs(authbank::example_service_config().c_str(), stdout);
     return 0;
   }
-  if (opts.config.empty()) return fail("--config FILE is required (see --print-example-config)");
-  // Before any thread starts, so that only wait_for_shutdown_signal() sees SIGINT/SIGTERM.
-  services::block_shutdown_signals();
-  auto config = authbank::load_service_config(opts.config);
-  if (!config) return fail(config.error().to_string());
-  log_to_stderr(config->log_level);
-
-  const bool terminal = ::isatty(STDERR_FILENO) == 1;
-  long candidates = 0;
-  auto progress = [&](int stage, int) {
-    if (stage == 0 && terminal && ++candidates % 50 == 0) {
-      std::fprintf(stderr, "\rsearching for safe primes: %ld candidates", candidates);
-      std::fflush(stderr);
+  ServiceRun run;
+  run.name = "authbank";
+  run.config_path = opts.config;
+  return run_service(run, authbank::load_service_config, [](const authbank::ServiceConfig& config) {
+    const bool terminal = ::isatty(STDERR_FILENO) == 1;
+    long candidates = 0;
+    auto progress = [&](int stage, int) {
+      if (stage == 0 && terminal && ++candidates % 50 == 0) {
+        std::fprintf(stderr, "\rsearching for safe primes: %ld candidates", candidates);
+        std::fflush(stderr);
+      }
+      return true;
+    };
+    auto service = authbank::Service::start(config, progress);
+    if (terminal && candidates >= 50) std::fputs("\n", stderr);
+    if (!service) return service;
+    if (auto cert = (*service)->certificate_file()) {
+      spdlog::info("authbank: TLS certificate {} (clients trust this file)", cert->string());
     }
-    return true;
-  };
-  auto service = authbank::Service::start(*config, progress);
-  if (terminal && candidates >= 50) std::fputs("\n", stderr);
-  if (!service) return fail(service.error().to_string());
-  if (auto cert = (*service)->certificate_file()) {
-    spdlog::info("authbank: TLS certificate {} (clients trust this file)", cert->string());
-  }
-  std::printf("listening on %s\n", (*service)->url().c_str());
-  std::fflush(stdout);
-
-  const int signal = services::wait_for_shutdown_signal();
-  spdlog::info("authbank: signal {}, shutting down", signal);
-  (*service)->shutdown(std::chrono::seconds(10));
-  return 0;
+    return service;
+  });
 }
 
 // Admin commands: open the configured database and run one ledger call.

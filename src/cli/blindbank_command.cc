@@ -1,17 +1,14 @@
 // `openpcc blindbank --config FILE`: runs the BlindBank service (services/blindbank/blindbank_service.h) until
 // SIGINT or SIGTERM. `--print-example-config` prints an annotated configuration.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/run_service.h"
 #include "services/blindbank/blindbank_service.h"
-#include "services/common/signals.h"
 
 namespace openpcc::cli {
 namespace {
@@ -21,48 +18,31 @@ struct BlindBankOptions {
   bool print_example = false;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "openpcc blindbank: error: %s\n", message.c_str());
-  return 1;
-}
-
 int run_blindbank(const BlindBankOptions& opts) {
   if (opts.print_example) {
     std::fputs(blindbank::example_service_config().c_str(), stdout);
     return 0;
   }
-  if (opts.config.empty()) return fail("--config FILE is required (see --help, --print-example-config)");
-  // Before any thread exists, so that only wait_for_shutdown_signal() sees SIGINT/SIGTERM.
-  services::block_shutdown_signals();
-
-  auto config = blindbank::load_service_config(opts.config);
-  if (!config) return fail(config.error().to_string());
-  // Logs go to stderr: stdout carries only the "listening on" line that scripts and tests read.
-  auto logger = spdlog::stderr_color_mt("blindbank");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
-
-  bool generating = false;
-  auto progress = [&generating, bits = config->currency_key_bits](int, int) {
-    if (!generating) {
-      generating = true;
-      spdlog::info("blindbank: no currency key yet; generating a {}-bit key with safe primes (can take minutes)",
-                   bits);
+  ServiceRun run;
+  run.name = "blindbank";
+  run.config_path = opts.config;
+  return run_service(run, blindbank::load_service_config, [](const blindbank::ServiceConfig& config) {
+    bool generating = false;
+    auto progress = [&generating, bits = config.currency_key_bits](int, int) {
+      if (!generating) {
+        generating = true;
+        spdlog::info("blindbank: no currency key yet; generating a {}-bit key with safe primes (can take minutes)",
+                     bits);
+      }
+      return true;
+    };
+    auto service = blindbank::Service::start(config, progress);
+    if (service) {
+      spdlog::info("blindbank: serving on {} with database {}", (*service)->url(),
+                   config.database.starts_with("sqlite:") ? config.database : std::string("postgresql"));
     }
-    return true;
-  };
-  auto service = blindbank::Service::start(*config, progress);
-  if (!service) return fail(service.error().to_string());
-  spdlog::info("blindbank: serving on {} with database {}", (*service)->url(),
-               config->database.starts_with("sqlite:") ? config->database : std::string("postgresql"));
-  std::printf("listening on %s\n", (*service)->url().c_str());
-  std::fflush(stdout);
-
-  const int signal = services::wait_for_shutdown_signal();
-  spdlog::info("blindbank: signal {} received; shutting down", signal);
-  (*service)->shutdown(std::chrono::seconds(10));
-  spdlog::info("blindbank: stopped");
-  return 0;
+    return service;
+  });
 }
 
 }  // namespace

@@ -2,18 +2,16 @@
 // or SIGTERM. `openpcc computenode image-manifest --config FILE` prints the image manifest of such a node without
 // touching a TPM, so that a publisher can log it before the node starts. `--print-example-config` prints an annotated
 // configuration.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "attest/image_manifest.h"
 #include "cli/commands.h"
+#include "cli/run_service.h"
 #include "common/bytes.h"
-#include "services/common/signals.h"
 #include "services/computenode/computenode_service.h"
 #include "services/computenode/node_boot.h"
 
@@ -26,10 +24,7 @@ struct ComputeNodeOptions {
   std::string manifest_config;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "openpcc computenode: error: %s\n", message.c_str());
-  return 1;
-}
+int fail(const std::string& message) { return service_error("computenode", message); }
 
 int run_image_manifest(const std::string& path) {
   auto config = computenode::load_service_config(path);
@@ -45,30 +40,19 @@ int run_computenode(const ComputeNodeOptions& opts) {
     std::fputs(computenode::example_service_config().c_str(), stdout);
     return 0;
   }
-  if (opts.config.empty()) return fail("--config FILE is required (see --help, --print-example-config)");
-  // Before any thread exists, so that only wait_for_shutdown_signal() sees SIGINT/SIGTERM.
-  services::block_shutdown_signals();
-
-  auto config = computenode::load_service_config(opts.config);
-  if (!config) return fail(config.error().to_string());
-  // Logs go to stderr: stdout carries only the "listening on" line that scripts and tests read.
-  auto logger = spdlog::stderr_color_mt("computenode");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
-
-  auto service = computenode::Service::start(*config);
-  if (!service) return fail(service.error().to_string());
-  spdlog::info("computenode: node {} serving {} model(s) on {} (registered as {}; REK {})", (*service)->node_id(),
-               config->models.size(), (*service)->url(), (*service)->public_url(),
-               to_hex((*service)->node().rek_public_key()));
-  std::printf("listening on %s\n", (*service)->url().c_str());
-  std::fflush(stdout);
-
-  const int signal = services::wait_for_shutdown_signal();
-  spdlog::info("computenode: signal {} received; deregistering and shutting down", signal);
-  (*service)->shutdown(std::chrono::seconds(10));
-  spdlog::info("computenode: stopped");
-  return 0;
+  ServiceRun run;
+  run.name = "computenode";
+  run.config_path = opts.config;
+  run.stopping = "deregistering and shutting down";
+  return run_service(run, computenode::load_service_config, [](const computenode::ServiceConfig& config) {
+    auto service = computenode::Service::start(config);
+    if (service) {
+      spdlog::info("computenode: node {} serving {} model(s) on {} (registered as {}; REK {})", (*service)->node_id(),
+                   config.models.size(), (*service)->url(), (*service)->public_url(),
+                   to_hex((*service)->node().rek_public_key()));
+    }
+    return service;
+  });
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // `openpcc engine --listen HOST:PORT --model-dir DIR [--token-delay-ms N] [--init-model]`: runs the built-in TEST
 // engine (services/engine/test_engine.h) until SIGINT or SIGTERM. It is not a language model: it answers every prompt
 // with "You said: <the prompt>" and canned words, so that a compute node and its clients run end to end without one.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -10,6 +9,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/run_service.h"
 #include "services/common/config.h"
 #include "services/common/signals.h"
 #include "services/engine/test_engine.h"
@@ -27,10 +27,7 @@ struct EngineOptions {
   std::string log_level = "info";
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "openpcc engine: error: %s\n", message.c_str());
-  return 1;
-}
+int fail(const std::string& message) { return service_error("engine", message); }
 
 int run_engine(const EngineOptions& opts) {
   if (opts.model_dir.empty()) return fail("--model-dir DIR is required (see --help)");
@@ -42,9 +39,7 @@ int run_engine(const EngineOptions& opts) {
   // Before any thread exists, so that only wait_for_shutdown_signal() sees SIGINT/SIGTERM.
   services::block_shutdown_signals();
   // Logs go to stderr: stdout carries only the "listening on" line that scripts and tests read.
-  auto logger = spdlog::stderr_color_mt("engine");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(opts.log_level));
+  log_to_stderr("engine", opts.log_level);
 
   if (opts.init_model) {
     if (auto ok = engine::init_test_model(opts.model_dir); !ok) return fail(ok.error().to_string());
@@ -65,14 +60,13 @@ int run_engine(const EngineOptions& opts) {
                (*engine)->model().name);
   spdlog::info("engine: serving {} on {} (token delay {} ms)", (*engine)->model().name, (*engine)->url(),
                opts.token_delay_ms);
-  std::printf("listening on %s\n", (*engine)->url().c_str());
-  std::fflush(stdout);
-
-  const int signal = services::wait_for_shutdown_signal();
-  spdlog::info("engine: signal {} received; shutting down", signal);
-  (*engine)->shutdown(std::chrono::seconds(5));
-  spdlog::info("engine: stopped");
-  return 0;
+  ServiceRun run;
+  run.name = "engine";
+  run.grace = std::chrono::seconds(5);
+  engine::TestEngine& running = **engine;
+  return serve_until_signal(run, RunningService{running.url(), [&running](std::chrono::milliseconds grace) {
+                                                  running.shutdown(grace);
+                                                }});
 }
 
 }  // namespace

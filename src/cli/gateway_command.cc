@@ -4,18 +4,16 @@
 // `openpcc gateway keys --config FILE --ohttp-keys OUT --rotation-periods OUT`: writes the gateway's key
 // configurations (application/ohttp-keys) and their rotation periods (JSON), generating missing seed files, for
 // `openpcc tlog publish --ohttp-keys OUT --rotation-periods OUT` to sign. Runs no service.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/run_service.h"
 #include "common/bytes.h"
 #include "services/common/key_files.h"
-#include "services/common/signals.h"
 #include "services/gateway/gateway_service.h"
 
 namespace openpcc::cli {
@@ -32,42 +30,27 @@ struct GatewayKeysOptions {
   std::string rotation_periods;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "openpcc gateway: error: %s\n", message.c_str());
-  return 1;
-}
+int fail(const std::string& message) { return service_error("gateway", message); }
 
 int run_gateway(const GatewayOptions& opts) {
   if (opts.print_example) {
     std::fputs(gateway::example_service_config().c_str(), stdout);
     return 0;
   }
-  if (opts.config.empty()) return fail("--config FILE is required (see --help, --print-example-config)");
-  // Before any thread exists, so that only wait_for_shutdown_signal() sees SIGINT/SIGTERM.
-  services::block_shutdown_signals();
-
-  auto config = gateway::load_service_config(opts.config);
-  if (!config) return fail(config.error().to_string());
-  // Logs go to stderr: stdout carries only the "listening on" line that scripts and tests read.
-  auto logger = spdlog::stderr_color_mt("gateway");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
-
-  auto service = gateway::Service::start(*config);
-  if (!service) return fail(service.error().to_string());
-  for (const auto& period : (*service)->keys().periods) {
-    spdlog::info("gateway: key {} active from {} until {}", period.key_id,
-                 transparency::format_rfc3339(period.active_from), transparency::format_rfc3339(period.active_until));
-  }
-  spdlog::info("gateway: serving on {}; bank {}, router {}", (*service)->url(), config->bank_url, config->router_url);
-  std::printf("listening on %s\n", (*service)->url().c_str());
-  std::fflush(stdout);
-
-  const int signal = services::wait_for_shutdown_signal();
-  spdlog::info("gateway: signal {} received; shutting down", signal);
-  (*service)->shutdown(std::chrono::seconds(10));
-  spdlog::info("gateway: stopped");
-  return 0;
+  ServiceRun run;
+  run.name = "gateway";
+  run.config_path = opts.config;
+  return run_service(run, gateway::load_service_config, [](const gateway::ServiceConfig& config) {
+    auto service = gateway::Service::start(config);
+    if (!service) return service;
+    for (const auto& period : (*service)->keys().periods) {
+      spdlog::info("gateway: key {} active from {} until {}", period.key_id,
+                   transparency::format_rfc3339(period.active_from),
+                   transparency::format_rfc3339(period.active_until));
+    }
+    spdlog::info("gateway: serving on {}; bank {}, router {}", (*service)->url(), config.bank_url, config.router_url);
+    return service;
+  });
 }
 
 int run_keys(const GatewayKeysOptions& opts) {

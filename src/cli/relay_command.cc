@@ -1,15 +1,13 @@
 // `openpcc relay --config FILE`: runs the OHTTP relay (services/relay/relay_service.h) until SIGINT or SIGTERM.
 // `--print-example-config` prints an annotated configuration.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
-#include "services/common/signals.h"
+#include "cli/run_service.h"
 #include "services/relay/relay_service.h"
 
 namespace openpcc::cli {
@@ -20,38 +18,19 @@ struct RelayOptions {
   bool print_example = false;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "openpcc relay: error: %s\n", message.c_str());
-  return 1;
-}
-
 int run_relay(const RelayOptions& opts) {
   if (opts.print_example) {
     std::fputs(relay::example_service_config().c_str(), stdout);
     return 0;
   }
-  if (opts.config.empty()) return fail("--config FILE is required (see --help, --print-example-config)");
-  // Before any thread exists, so that only wait_for_shutdown_signal() sees SIGINT/SIGTERM.
-  services::block_shutdown_signals();
-
-  auto config = relay::load_service_config(opts.config);
-  if (!config) return fail(config.error().to_string());
-  // Logs go to stderr: stdout carries only the "listening on" line that scripts and tests read.
-  auto logger = spdlog::stderr_color_mt("relay");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
-
-  auto service = relay::Service::start(*config);
-  if (!service) return fail(service.error().to_string());
-  spdlog::info("relay: serving on {}, forwarding to {}", (*service)->url(), config->gateway_url);
-  std::printf("listening on %s\n", (*service)->url().c_str());
-  std::fflush(stdout);
-
-  const int signal = services::wait_for_shutdown_signal();
-  spdlog::info("relay: signal {} received; shutting down", signal);
-  (*service)->shutdown(std::chrono::seconds(10));
-  spdlog::info("relay: stopped");
-  return 0;
+  ServiceRun run;
+  run.name = "relay";
+  run.config_path = opts.config;
+  return run_service(run, relay::load_service_config, [](const relay::ServiceConfig& config) {
+    auto service = relay::Service::start(config);
+    if (service) spdlog::info("relay: serving on {}, forwarding to {}", (*service)->url(), config.gateway_url);
+    return service;
+  });
 }
 
 }  // namespace

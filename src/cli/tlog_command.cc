@@ -1,16 +1,14 @@
 // `openpcc tlog --config FILE`: runs the transparency log service (services/tlog/tlog_service.h) until SIGINT or
 // SIGTERM. `--print-example-config` prints an annotated configuration; `--new-publisher-token` makes a publisher
 // token and prints it with the hash that goes into the configuration.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
-#include "services/common/signals.h"
+#include "cli/run_service.h"
 #include "services/tlog/publisher_token.h"
 #include "services/tlog/tlog_service.h"
 
@@ -22,11 +20,6 @@ struct TlogOptions {
   bool print_example = false;
   bool new_token = false;
 };
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "openpcc tlog: error: %s\n", message.c_str());
-  return 1;
-}
 
 int run_tlog(const TlogOptions& opts) {
   if (opts.print_example) {
@@ -40,34 +33,23 @@ int run_tlog(const TlogOptions& opts) {
                 tlog::publisher_token_hash(token).c_str());
     return 0;
   }
-  if (opts.config.empty()) return fail("--config FILE is required (see --help, --print-example-config)");
-  // Before any thread exists, so that only wait_for_shutdown_signal() sees SIGINT/SIGTERM.
-  services::block_shutdown_signals();
-
-  auto config = tlog::load_service_config(opts.config);
-  if (!config) return fail(config.error().to_string());
-  // Logs go to stderr: stdout carries only the "listening on" line that scripts and tests read.
-  auto logger = spdlog::stderr_color_mt("tlog");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
-
-  auto service = tlog::Service::start(*config);
-  if (!service) return fail(service.error().to_string());
-  auto head = (*service)->log().checkpoint();
-  spdlog::info("tlog: serving {} on {} with database {}; {} entries", config->origin, (*service)->url(),
-               config->database.starts_with("sqlite:") ? config->database : std::string("postgresql"),
-               head ? head->checkpoint.size : 0);
-  spdlog::info("tlog: verifier key {} (also in {})", (*service)->verifier_key(),
-               tlog::verifier_key_path(config->log_key).string());
-  if (config->publisher_token_hashes.empty()) spdlog::warn("tlog: no publisher tokens configured: appends are refused");
-  std::printf("listening on %s\n", (*service)->url().c_str());
-  std::fflush(stdout);
-
-  const int signal = services::wait_for_shutdown_signal();
-  spdlog::info("tlog: signal {} received; shutting down", signal);
-  (*service)->shutdown(std::chrono::seconds(10));
-  spdlog::info("tlog: stopped");
-  return 0;
+  ServiceRun run;
+  run.name = "tlog";
+  run.config_path = opts.config;
+  return run_service(run, tlog::load_service_config, [](const tlog::ServiceConfig& config) {
+    auto service = tlog::Service::start(config);
+    if (!service) return service;
+    auto head = (*service)->log().checkpoint();
+    spdlog::info("tlog: serving {} on {} with database {}; {} entries", config.origin, (*service)->url(),
+                 config.database.starts_with("sqlite:") ? config.database : std::string("postgresql"),
+                 head ? head->checkpoint.size : 0);
+    spdlog::info("tlog: verifier key {} (also in {})", (*service)->verifier_key(),
+                 tlog::verifier_key_path(config.log_key).string());
+    if (config.publisher_token_hashes.empty()) {
+      spdlog::warn("tlog: no publisher tokens configured: appends are refused");
+    }
+    return service;
+  });
 }
 
 }  // namespace
