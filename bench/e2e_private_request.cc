@@ -23,7 +23,8 @@
 //   e2e/throughput/{private,direct}/clients:N
 //                                 N request loops in parallel (N client::Client objects for the private path, each
 //                                 with its own wallet; N loops of direct requests for the floor), a fixed number of
-//                                 requests each; counter requests_per_s (wall clock).
+//                                 requests each; counters requests_per_s (wall clock) and cpu_ms_per_request (this
+//                                 process's CPU time, every thread, over the requests: the machine's cost of one).
 //
 // Before measuring, the private answer's text equals the direct one's, with 16 tokens.
 //
@@ -46,6 +47,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 
 #include "client/client.h"
 #include "common/bytes.h"
@@ -322,13 +324,24 @@ void BM_paired(benchmark::State& state) {
   c["durable_write_p50"] = percentile(durable_writes, 50);
 }
 
-// N loops of `per_loop` requests in parallel; requests per second over the wall time of the whole batch.
+// CPU time (user + system) of this process so far, all threads: every service, the client, the engine. Not swtpm,
+// which is its own process.
+double process_cpu_ms() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto ms = [](const timeval& t) { return 1000.0 * static_cast<double>(t.tv_sec) + t.tv_usec / 1000.0; };
+  return ms(usage.ru_utime) + ms(usage.ru_stime);
+}
+
+// N loops of `per_loop` requests in parallel; requests per second over the wall time of the whole batch, and the
+// process's CPU time per request (everything in this process, including the wallet's background bank work).
 void BM_throughput(benchmark::State& state, bool through_stack) {
   Stack& stack = *g_stack;
   const int loops = static_cast<int>(state.range(0));
   const int per_loop = static_cast<int>(state.range(1));
-  double total_requests = 0, total_seconds = 0;
+  double total_requests = 0, total_seconds = 0, total_cpu_ms = 0;
   for (auto _ : state) {
+    const double cpu_started = process_cpu_ms();
     std::atomic<bool> failed{false};
     std::vector<std::thread> threads;
     const auto started = Clock::now();
@@ -347,11 +360,13 @@ void BM_throughput(benchmark::State& state, bool through_stack) {
     for (auto& thread : threads) thread.join();
     if (failed) die("a request failed during the throughput run");
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    total_cpu_ms += process_cpu_ms() - cpu_started;
     state.SetIterationTime(seconds);
     total_requests += loops * per_loop;
     total_seconds += seconds;
   }
   state.counters["requests_per_s"] = total_requests / total_seconds;
+  state.counters["cpu_ms_per_request"] = total_cpu_ms / total_requests;
 }
 
 BENCHMARK(BM_paired)->Name("e2e/chat_16_tokens/paired")->UseManualTime()->Iterations(500)->Unit(benchmark::kMillisecond);
