@@ -235,6 +235,11 @@ std::expected<json, ValidationError> parse_body(ByteSpan body) {
     if (depth > static_cast<int>(kMaxJsonDepth)) throw TooDeep{};
     return true;
   };
+  // nlohmann's lexer takes a NUL byte for the end of input and would accept `{...}\0anything`; a NUL is never valid
+  // JSON text (control characters in strings must be escaped), so refuse it first.
+  if (std::find(body.begin(), body.end(), uint8_t{0}) != body.end()) {
+    return refuse(kErrInvalidJson, "the body is not one JSON value (it contains a NUL byte)");
+  }
   try {
     return json::parse(body.begin(), body.end(), guard, /*allow_exceptions=*/true, /*ignore_comments=*/false);
   } catch (const TooDeep&) {
