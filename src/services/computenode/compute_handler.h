@@ -1,7 +1,8 @@
 // The compute node's HTTP handler: the reference's router_com and compute_worker in one process.
 //
 //   any request with X-Confsec-Ping: routercom   → 200 "routercom"
-//   GET  /_health                                 → {"status":"OK"}, or 503 once the TPM refuses the REK
+//   GET  /_health                                 → {"status":"OK"} with X-Node-ID: <node_id> (the router checks
+//                                                   it, beyond the reference), or 503 once the TPM refuses the REK
 //   GET  /metrics                                 → Prometheus text (no request data)
 //   POST <any path>                               → one compute request:
 //
@@ -32,6 +33,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "crypto/kem.h"
@@ -65,6 +67,8 @@ struct ComputeNodeContext {
   net::BlockingPool& tpm_pool;  // runs the decapsulation: a TPM round trip blocks its thread
   services::Metrics& metrics;
   std::chrono::milliseconds request_timeout{300'000};
+  // The id this node registers under; /_health answers with it in X-Node-ID.
+  std::string node_id;
   // Cleared when the TPM refuses the REK (the PCRs changed): /_health then answers 503.
   std::atomic<bool> healthy{true};
 };
