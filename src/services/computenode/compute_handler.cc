@@ -16,6 +16,7 @@
 #include "services/common/proto_http.h"
 #include "services/computenode/inner_request.h"
 #include "services/computenode/refund.h"
+#include "services/computenode/response_padding.h"
 #include "services/engine/usage_meter.h"
 #include "wire/bhttp_encoder.h"
 #include "wire/compute_request.h"
@@ -337,6 +338,8 @@ net::Task<Status> handle_compute(ComputeNodeContext& ctx, NodeMetrics& metrics, 
   }
 
   engine::UsageMeter meter;
+  ResponsePadder padder(response.content_type(), ctx.response_padding_block);
+  Bytes padded;  // what the padder lets out of the engine's bytes: sealed at once
   StreamResult result;
   bool first = true;
   uint64_t body_bytes = 0;
@@ -359,10 +362,31 @@ net::Task<Status> handle_compute(ComputeNodeContext& ctx, NodeMetrics& metrics, 
       first = false;
     }
     body_bytes += data.size();
-    meter.feed(data);
-    out.clear();
-    Status sealed_piece = sealed->body(data, out);
+    meter.feed(data);  // usage is read from the engine's own bytes, never the padded ones
+    padded.clear();
+    padder.feed(data, padded);
     secure_wipe(data.data(), data.size());
+    if (padded.empty()) continue;  // part of an event: less than a block, held until the event is complete
+    out.clear();
+    Status sealed_piece = sealed->body(padded, out);
+    secure_wipe(padded.data(), padded.size());
+    if (!sealed_piece) {
+      metrics.outcome(kOutcomeInternal);
+      co_return sealed_piece;
+    }
+    if (auto ok = co_await res.write_chunk(out); !ok) {
+      metrics.outcome(kOutcomeClientGone);
+      co_return ok;
+    }
+  }
+  // What the padder still holds (less than a block) goes out too, also before a cut: the client gets every byte the
+  // engine sent.
+  padded.clear();
+  padder.finish(padded);
+  if (!padded.empty()) {
+    out.clear();
+    Status sealed_piece = sealed->body(padded, out);
+    secure_wipe(padded.data(), padded.size());
     if (!sealed_piece) {
       metrics.outcome(kOutcomeInternal);
       co_return sealed_piece;

@@ -18,7 +18,10 @@
 //      a prompt path the engine kind does not serve (404 ErrUnsupportedEndpoint: no translation between APIs).
 //   5. The engine (engine/engine.h). Unreachable or broken before its head → an encrypted inner 502 JSON error,
 //      full refund. Otherwise its status and Content-Type open the inner BHTTP response, and every piece of its
-//      body is BHTTP-encoded, sealed as one chunk and written at once (no buffering: tokens stream end to end).
+//      body is padded to a multiple of response_padding_block inside its own syntax (response_padding.h: SSE
+//      comments, JSON whitespace; the sealed sizes then no longer show each token's length), BHTTP-encoded, sealed
+//      and written at once (complete events are never held back: tokens stream end to end). Usage is counted on
+//      the engine's bytes before padding.
 //   6. Outer response: 200, Content-Type application/confsec-chunked-res, Trailer: X-Refund-Amount. The trailer
 //      (refund.h) is the usage refund for a 2xx engine answer, the whole credit for a refused request or an engine
 //      status ≥ 400 or failure, and absent when there is nothing to refund. An engine that fails mid-stream (or
@@ -41,6 +44,7 @@
 #include "net/server.h"
 #include "services/common/metrics.h"
 #include "services/computenode/request_validator.h"
+#include "services/computenode/response_padding.h"
 #include "services/engine/engine.h"
 
 namespace openpcc::computenode {
@@ -67,6 +71,8 @@ struct ComputeNodeContext {
   net::BlockingPool& tpm_pool;  // runs the decapsulation: a TPM round trip blocks its thread
   services::Metrics& metrics;
   std::chrono::milliseconds request_timeout{300'000};
+  // The engine's answer is padded to multiples of this many bytes before sealing (response_padding.h); 0 = off.
+  size_t response_padding_block = kDefaultResponsePaddingBlock;
   // The id this node registers under; /_health answers with it in X-Node-ID.
   std::string node_id;
   // Cleared when the TPM refuses the REK (the PCRs changed): /_health then answers 503.
