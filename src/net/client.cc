@@ -2,13 +2,23 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <deque>
 #include <limits>
+#include <map>
 #include <mutex>
+#include <set>
+#include <tuple>
+#include <variant>
 #include <vector>
 
 #include "net/internal/beast_io.h"
@@ -19,9 +29,14 @@ namespace openpcc::net {
 
 using namespace internal;  // NOLINT: Beast aliases and helpers for this file only
 
+namespace {
+class ConnectionPool;
+}
+
 struct Client::Shared {
   ClientOptions options;
   std::shared_ptr<ssl::context> tls;
+  std::shared_ptr<ConnectionPool> pool;  // null when pooling is off
 };
 
 // Stream-independent part of one exchange; ClientConnection<Stream> does the I/O.
@@ -33,6 +48,8 @@ class ClientStream::Impl {
   virtual Task<Status> read_head() = 0;
   virtual Task<Result<std::optional<Bytes>>> read_chunk() = 0;
   virtual void abort() = 0;
+  // Whether any byte of a response arrived (a failed exchange without one may be retried on a fresh connection).
+  virtual bool response_started() const = 0;
 
   int status = 0;
   std::string reason;
@@ -113,13 +130,185 @@ using Clock = std::chrono::steady_clock;
 
 enum class UploadMode { kDone, kChunked, kFixed };
 
+// ---------------------------------------------------------------------------------------------------------------------
+// Connection pool.
+
+// Where a pooled connection may be used again. The io_context is part of the key: a socket is registered with the
+// reactor of the context it was made on and must never be driven from another one.
+struct PoolKey {
+  bool tls = false;
+  std::string host;
+  uint16_t port = 0;
+  const asio::execution_context* context = nullptr;
+
+  auto tie() const { return std::tie(tls, host, port, context); }
+  bool operator<(const PoolKey& other) const { return tie() < other.tie(); }
+};
+
+// Whether an idle connection can carry another request: the server has not closed it (EOF), reset it, or sent
+// anything unasked (no clean state to continue from). A non-blocking peek, so it never waits.
+bool idle_socket_usable(tcp::socket& socket) {
+  if (!socket.is_open()) return false;
+  uint8_t byte = 0;
+  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n >= 0) return false;  // 0: the server closed it; > 0: unexpected bytes
+  return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+bool idle_stream_usable(PlainStream& stream) { return idle_socket_usable(stream.socket()); }
+bool idle_stream_usable(TlsStream& stream) {
+  // Decrypted bytes nobody asked for (or a pending close_notify) mean the same as raw ones.
+  if (SSL_pending(stream.native_handle()) > 0) return false;
+  return idle_socket_usable(beast::get_lowest_layer(stream).socket());
+}
+
+class ConnectionPool;
+
+// One per io_context that has pooled connections (an Asio service, so it lives and dies with the context): when the
+// context is destroyed, every pool drops that context's idle connections before the reactor goes away. This also
+// keeps a later context that happens to get the same address from finding stale sockets.
+class PoolRegistry final : public asio::execution_context::service {
+ public:
+  static inline asio::execution_context::id id;  // Asio's service identity, never written
+
+  explicit PoolRegistry(asio::execution_context& owner) : asio::execution_context::service(owner) {}
+
+  void add(std::weak_ptr<ConnectionPool> pool) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(pools_, [](const auto& weak) { return weak.expired(); });
+    pools_.push_back(std::move(pool));
+  }
+
+ private:
+  void shutdown() override;
+
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<ConnectionPool>> pools_;
+};
+
+class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
+ public:
+  ConnectionPool(std::chrono::milliseconds idle_timeout, size_t max_idle_per_key)
+      : idle_timeout_(idle_timeout), max_idle_per_key_(max_idle_per_key) {}
+
+  // The most recently returned usable connection for `key`, or null. Expired and dead ones are closed on the way.
+  template <class Stream>
+  std::unique_ptr<Stream> take(const PoolKey& key) {
+    std::vector<Idle> discard;  // closed outside the lock
+    std::unique_ptr<Stream> found;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = idle_.find(key);
+      if (it == idle_.end()) return nullptr;
+      auto& list = it->second;
+      const auto now = Clock::now();
+      while (!list.empty() && !found) {
+        Idle entry = std::move(list.back());
+        list.pop_back();
+        auto& stream = std::get<std::unique_ptr<Stream>>(entry.stream);
+        if (now - entry.since < idle_timeout_ && idle_stream_usable(*stream)) {
+          found = std::move(stream);
+        } else {
+          discard.push_back(std::move(entry));
+        }
+      }
+      if (list.empty()) idle_.erase(it);
+    }
+    return found;
+  }
+
+  // Keeps `stream` for reuse (or closes it when the key already holds the maximum).
+  template <class Stream>
+  void put(const PoolKey& key, std::unique_ptr<Stream> stream) {
+    if (max_idle_per_key_ == 0) return;
+    bool register_context = false;
+    std::vector<Idle> discard;
+    {
+      std::lock_guard lock(mutex_);
+      register_context = contexts_.insert(key.context).second;
+      const auto now = Clock::now();
+      // Expired entries of every key go now: the pool should not hold descriptors for hosts no longer called.
+      for (auto it = idle_.begin(); it != idle_.end();) {
+        auto& list = it->second;
+        while (!list.empty() && now - list.front().since >= idle_timeout_) {
+          discard.push_back(std::move(list.front()));
+          list.pop_front();
+        }
+        it = list.empty() ? idle_.erase(it) : std::next(it);
+      }
+      auto& list = idle_[key];
+      if (list.size() >= max_idle_per_key_) {
+        discard.push_back(std::move(list.front()));  // the oldest
+        list.pop_front();
+      }
+      list.push_back(Idle{std::move(stream), now});
+    }
+    if (register_context) {
+      // The caller runs on this context (or owns the last stream of it), so the context is alive.
+      asio::use_service<PoolRegistry>(const_cast<asio::execution_context&>(*key.context)).add(weak_from_this());
+    }
+  }
+
+  // Closes every idle connection of `context` (it is being destroyed).
+  void drop_context(const asio::execution_context* context) {
+    std::vector<Idle> discard;
+    {
+      std::lock_guard lock(mutex_);
+      contexts_.erase(context);
+      for (auto it = idle_.begin(); it != idle_.end();) {
+        if (it->first.context != context) {
+          ++it;
+          continue;
+        }
+        for (auto& entry : it->second) discard.push_back(std::move(entry));
+        it = idle_.erase(it);
+      }
+    }
+  }
+
+  size_t idle_count() const {
+    std::lock_guard lock(mutex_);
+    size_t n = 0;
+    for (const auto& [key, list] : idle_) n += list.size();
+    return n;
+  }
+
+ private:
+  struct Idle {
+    std::variant<std::unique_ptr<PlainStream>, std::unique_ptr<TlsStream>> stream;
+    Clock::time_point since;
+  };
+
+  const std::chrono::milliseconds idle_timeout_;
+  const size_t max_idle_per_key_;
+  mutable std::mutex mutex_;
+  std::map<PoolKey, std::deque<Idle>> idle_;  // per key, oldest first
+  std::set<const asio::execution_context*> contexts_;  // registered with the context's PoolRegistry
+};
+
+void PoolRegistry::shutdown() {
+  std::vector<std::shared_ptr<ConnectionPool>> pools;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& weak : pools_) {
+      if (auto pool = weak.lock()) pools.push_back(std::move(pool));
+    }
+    pools_.clear();
+  }
+  for (auto& pool : pools) pool->drop_context(&context());
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// One exchange.
+
 Result<http::verb> checked_method(std::string_view method) {
   if (!is_valid_field_name(method)) return make_error(ErrorCode::kInvalidArgument, "invalid HTTP method");
   return http::string_to_verb(beast::string_view(method.data(), method.size()));
 }
 
 template <class Request>
-Status prepare_request_head(Request& req, std::string_view method, const Url& url, const Headers& headers) {
+Status prepare_request_head(Request& req, std::string_view method, const Url& url, const Headers& headers,
+                            bool keep_alive) {
   auto verb = checked_method(method);
   if (!verb) return std::unexpected(verb.error());
   if (*verb == http::verb::unknown) {
@@ -134,24 +323,34 @@ Status prepare_request_head(Request& req, std::string_view method, const Url& ur
     return ok;
   }
   req.set(http::field::host, url.authority());
-  // One connection per exchange: say so, and the server need not keep it open.
-  req.keep_alive(false);
+  // Without a pool, one connection per exchange: say so, and the server need not keep it open. HTTP/1.1 keeps
+  // connections open by default, so a pooling client sends nothing.
+  if (!keep_alive) req.keep_alive(false);
   return {};
 }
+
+// Where a finished exchange's connection goes.
+struct PoolReturn {
+  std::shared_ptr<ConnectionPool> pool;  // null: close it
+  PoolKey key;
+};
 
 template <class Stream>
 class ClientConnection final : public ClientStream::Impl {
  public:
-  ClientConnection(Stream stream, const ClientOptions& options, bool is_head)
+  ClientConnection(std::unique_ptr<Stream> stream, const ClientOptions& options, bool is_head,
+                   const asio::any_io_executor& executor, PoolReturn pool_return)
       : stream_(std::move(stream)),
         options_(options),
         is_head_(is_head),
-        buffer_(options.max_response_header_bytes + 4096) {
+        buffer_(options.max_response_header_bytes + 4096),
+        pool_return_(std::move(pool_return)) {
     body_limit = options.max_response_body_bytes;
     if (options.abort_group) {
       member_ = std::make_shared<internal::AbortMember>();
       member_->impl = this;
-      member_->executor = beast::get_lowest_layer(stream_).get_executor();
+      // The calling coroutine's executor, not the socket's: a pooled socket may have been made on another strand.
+      member_->executor = executor;
       if (!internal::AbortGroupAccess::join(*options.abort_group, member_)) abort();
     }
   }
@@ -161,23 +360,32 @@ class ClientConnection final : public ClientStream::Impl {
       std::lock_guard lock(member_->mutex);
       member_->impl = nullptr;
     }
+    if (pool_return_.pool && reusable()) {
+      pool_return_.pool->put(pool_return_.key, std::move(stream_));
+      return;
+    }
     ErrorCodeT ec;
-    beast::get_lowest_layer(stream_).socket().close(ec);
+    beast::get_lowest_layer(*stream_).socket().close(ec);
   }
 
   void abort() override {
     aborted_ = true;
     broken_ = true;
     // Closing cancels the pending operations (they complete with errors) and ends the connection for the server.
-    beast::get_lowest_layer(stream_).close();
+    beast::get_lowest_layer(*stream_).close();
   }
 
-  Stream& stream() { return stream_; }
+  bool response_started() const override {
+    return buffer_.size() > 0 || (parser_ && parser_->got_some()) || head_read_ || interim_seen_;
+  }
+
+  Stream& stream() { return *stream_; }
 
   void set_upload(UploadMode mode, uint64_t remaining) {
     upload_ = mode;
     remaining_ = remaining;
   }
+  void mark_broken() { broken_ = true; }
 
   Task<Status> write_chunk(ByteSpan data) override {
     if (upload_ == UploadMode::kDone) co_return make_error(ErrorCode::kInvalidArgument, "request body already ended");
@@ -188,10 +396,10 @@ class ClientConnection final : public ClientStream::Impl {
     if (upload_ == UploadMode::kFixed) {
       if (data.size() > remaining_) co_return make_error(ErrorCode::kInvalidArgument, "body exceeds Content-Length");
       remaining_ -= data.size();
-      result = co_await write_buffers(stream_, asio::const_buffer(data.data(), data.size()), options_.write_timeout,
+      result = co_await write_buffers(*stream_, asio::const_buffer(data.data(), data.size()), options_.write_timeout,
                                       "write request body");
     } else {
-      result = co_await internal::write_chunk(stream_, data, options_.write_timeout);
+      result = co_await internal::write_chunk(*stream_, data, options_.write_timeout);
     }
     if (!result) broken_ = true;
     co_return result;
@@ -209,7 +417,7 @@ class ClientConnection final : public ClientStream::Impl {
     }
     http::fields fields;
     if (auto ok = copy_fields(trailers, fields, {}); !ok) co_return ok;
-    auto result = co_await write_last_chunk(stream_, fields, options_.write_timeout);
+    auto result = co_await write_last_chunk(*stream_, fields, options_.write_timeout);
     if (!result) broken_ = true;
     upload_ = UploadMode::kDone;
     co_return result;
@@ -226,9 +434,9 @@ class ClientConnection final : public ClientStream::Impl {
       // optional limit, and every value is greater than an empty optional (each such answer failed as over the limit).
       parser_->body_limit(body_limit.value_or(std::numeric_limits<uint64_t>::max()));
       if (is_head_) parser_->skip(true);
-      beast::get_lowest_layer(stream_).expires_after(options_.read_timeout);
+      beast::get_lowest_layer(*stream_).expires_after(options_.read_timeout);
       ErrorCodeT ec;
-      co_await http::async_read_header(stream_, buffer_, *parser_, await_ec(ec));
+      co_await http::async_read_header(*stream_, buffer_, *parser_, await_ec(ec));
       if (ec) {
         head_failed_ = true;
         if (aborted_) co_return make_error(ErrorCode::kIo, "connection aborted");
@@ -236,7 +444,10 @@ class ClientConnection final : public ClientStream::Impl {
       }
       const auto& msg = parser_->get();
       const int code = static_cast<int>(msg.result_int());
-      if (code >= 100 && code < 200 && code != 101) continue;  // interim response, e.g. 100 Continue
+      if (code >= 100 && code < 200 && code != 101) {
+        interim_seen_ = true;
+        continue;  // interim response, e.g. 100 Continue
+      }
       status = code;
       reason = std::string(msg.reason());
       headers = to_headers(msg);
@@ -253,7 +464,7 @@ class ClientConnection final : public ClientStream::Impl {
     if (body_done_) co_return std::nullopt;
     if (aborted_) co_return make_error(ErrorCode::kIo, "connection aborted");
     if (body_failed_) co_return make_error(ErrorCode::kIo, "response body unavailable after an earlier error");
-    auto piece = co_await read_body_piece(stream_, buffer_, *parser_, options_.read_timeout, "read response body");
+    auto piece = co_await read_body_piece(*stream_, buffer_, *parser_, options_.read_timeout, "read response body");
     if (!piece) {
       body_failed_ = true;
       if (aborted_) co_return make_error(ErrorCode::kIo, "connection aborted");
@@ -267,7 +478,20 @@ class ClientConnection final : public ClientStream::Impl {
   }
 
  private:
-  Stream stream_;
+  // A clean end: the next request can follow on this connection.
+  bool reusable() const {
+    if (aborted_ || broken_ || head_failed_ || body_failed_ || !head_read_) return false;
+    if (upload_ != UploadMode::kDone) return false;             // request body not fully sent
+    if (!body_done_ && !parser_->is_done()) return false;       // response body (or trailers) not fully read
+    if (buffer_.size() != 0) return false;                      // bytes beyond the response: no clean state
+    if (status == 101) return false;                            // the connection changed protocols
+    const auto& msg = parser_->get();
+    if (msg.version() != 11 || !msg.keep_alive()) return false;  // HTTP/1.0 or "Connection: close"
+    if (options_.abort_group && options_.abort_group->aborted()) return false;
+    return beast::get_lowest_layer(*stream_).socket().is_open();
+  }
+
+  std::unique_ptr<Stream> stream_;
   const ClientOptions options_;  // a copy: the stream may outlive the Client
   const bool is_head_;
   beast::flat_buffer buffer_;
@@ -281,7 +505,9 @@ class ClientConnection final : public ClientStream::Impl {
   bool body_done_ = false;
   bool body_failed_ = false;
   bool aborted_ = false;
+  bool interim_seen_ = false;
   std::shared_ptr<internal::AbortMember> member_;  // set when the options name an AbortGroup
+  PoolReturn pool_return_;
 };
 
 // Resolves and connects within `deadline`.
@@ -314,19 +540,63 @@ Task<Result<beast::tcp_stream>> connect_tcp(const Url& url, Clock::time_point de
   co_return std::move(stream);
 }
 
-// Connects (with TLS for https) and sends the request head, plus the whole body when `whole_body` is set.
-Task<Result<std::unique_ptr<ClientStream::Impl>>> start_exchange(const ClientOptions& options,
-                                                                 std::shared_ptr<ssl::context> tls,
-                                                                 std::string_view method, const Url& url,
-                                                                 const Headers& headers, const Bytes* whole_body) {
-  const auto deadline = Clock::now() + options.connect_timeout;
-  const bool is_head = method == "HEAD";
-
-  // The head (and small whole bodies) go out in one write.
+// What start_exchange() sends.
+struct ExchangeStart {
   http::request<http::buffer_body> req;
-  if (auto ok = prepare_request_head(req, method, url, headers); !ok) co_return std::unexpected(ok.error());
+  const Bytes* whole_body = nullptr;
   UploadMode mode = UploadMode::kDone;
   uint64_t remaining = 0;
+  std::chrono::milliseconds write_timeout{};
+};
+
+// Sends the request head (and the whole body when there is one) on `connection`.
+template <class Stream>
+Task<Result<std::unique_ptr<ClientStream::Impl>>> send_request_head(std::unique_ptr<ClientConnection<Stream>> connection,
+                                                                    ExchangeStart& start) {
+  auto& stream = connection->stream();
+  http::request_serializer<http::buffer_body> serializer{start.req};
+  beast::get_lowest_layer(stream).expires_after(start.write_timeout);
+  ErrorCodeT ec;
+  if (start.whole_body != nullptr) {
+    co_await http::async_write(stream, serializer, await_ec(ec));
+  } else {
+    co_await http::async_write_header(stream, serializer, await_ec(ec));
+  }
+  if (ec) {
+    connection->mark_broken();
+    const Error error = to_error(ec, "write request");
+    // A server may answer before it has read the whole body (413 for a body over its limit) and then close: the
+    // write fails, but the answer is waiting to be read, and it says more than the write error.
+    if (start.whole_body == nullptr || error.code != ErrorCode::kIo) co_return std::unexpected(error);
+    const Status head = co_await connection->read_head();
+    if (!head) co_return std::unexpected(error);
+    co_return std::unique_ptr<ClientStream::Impl>(std::move(connection));
+  }
+  connection->set_upload(start.mode, start.remaining);
+  co_return std::unique_ptr<ClientStream::Impl>(std::move(connection));
+}
+
+// Takes an idle pooled connection (when `pool` is set) or connects (with TLS for https), then sends the request head,
+// plus the whole body when `whole_body` is set. `reused` tells which it was.
+Task<Result<std::unique_ptr<ClientStream::Impl>>> start_exchange(const ClientOptions& options,
+                                                                 std::shared_ptr<ssl::context> tls,
+                                                                 std::shared_ptr<ConnectionPool> pool,
+                                                                 bool may_reuse, std::string_view method,
+                                                                 const Url& url, const Headers& headers,
+                                                                 const Bytes* whole_body, bool& reused) {
+  reused = false;
+  const auto deadline = Clock::now() + options.connect_timeout;
+  const bool is_head = method == "HEAD";
+  const auto executor = co_await asio::this_coro::executor;
+
+  // The head (and small whole bodies) go out in one write.
+  ExchangeStart start;
+  start.whole_body = whole_body;
+  start.write_timeout = options.write_timeout;
+  auto& req = start.req;
+  if (auto ok = prepare_request_head(req, method, url, headers, pool != nullptr); !ok) {
+    co_return std::unexpected(ok.error());
+  }
   if (whole_body != nullptr) {
     const bool bodyless_method = method == "GET" || method == "HEAD" || method == "DELETE" || method == "OPTIONS";
     if (!whole_body->empty() || !bodyless_method) req.content_length(whole_body->size());
@@ -337,69 +607,66 @@ Task<Result<std::unique_ptr<ClientStream::Impl>>> start_exchange(const ClientOpt
     auto length = parse_content_length(*cl);
     if (!length) co_return make_error(ErrorCode::kInvalidArgument, "invalid Content-Length");
     req.content_length(*length);
-    mode = UploadMode::kFixed;
-    remaining = *length;
+    start.mode = UploadMode::kFixed;
+    start.remaining = *length;
   } else {
     req.chunked(true);
-    mode = UploadMode::kChunked;
+    start.mode = UploadMode::kChunked;
   }
 
-  auto tcp_stream = co_await connect_tcp(url, deadline);
-  if (!tcp_stream) co_return std::unexpected(tcp_stream.error());
-
-  auto send_head = [&](auto& connection) -> Task<Status> {
-    auto& stream = connection.stream();
-    http::request_serializer<http::buffer_body> serializer{req};
-    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
-    ErrorCodeT ec;
-    if (whole_body != nullptr) {
-      co_await http::async_write(stream, serializer, await_ec(ec));
-    } else {
-      co_await http::async_write_header(stream, serializer, await_ec(ec));
-    }
-    if (ec) co_return std::unexpected(to_error(ec, "write request"));
-    connection.set_upload(mode, remaining);
-    co_return Status{};
-  };
-
-  // A server may answer before it has read the whole body (413 for a body over its limit) and then close: the write
-  // fails, but the answer is waiting to be read, and it says more than the write error.
-  auto answered_anyway = [&](auto& connection, const Status& sent) -> Task<bool> {
-    if (whole_body == nullptr || sent.error().code != ErrorCode::kIo) co_return false;
-    const Status head = co_await connection.read_head();
-    co_return head.has_value();
-  };
+  PoolReturn pool_return;
+  if (pool) {
+    pool_return.pool = pool;
+    pool_return.key = PoolKey{url.is_tls(), url.host, url.port, &asio::query(executor, asio::execution::context)};
+  }
 
   if (!url.is_tls()) {
-    auto connection = std::make_unique<ClientConnection<PlainStream>>(std::move(*tcp_stream), options, is_head);
-    if (auto ok = co_await send_head(*connection); !ok) {
-      const bool answered = co_await answered_anyway(*connection, ok);
-      if (!answered) co_return std::unexpected(ok.error());
+    std::unique_ptr<PlainStream> stream;
+    if (pool && may_reuse) stream = pool->take<PlainStream>(pool_return.key);
+    reused = stream != nullptr;
+    if (!stream) {
+      auto tcp_stream = co_await connect_tcp(url, deadline);
+      if (!tcp_stream) co_return std::unexpected(tcp_stream.error());
+      stream = std::make_unique<PlainStream>(std::move(*tcp_stream));
     }
-    co_return std::unique_ptr<ClientStream::Impl>(std::move(connection));
+    auto connection = std::make_unique<ClientConnection<PlainStream>>(std::move(stream), options, is_head, executor,
+                                                                      std::move(pool_return));
+    co_return co_await send_request_head(std::move(connection), start);
   }
 
-  auto connection = std::make_unique<ClientConnection<TlsStream>>(TlsStream(std::move(*tcp_stream), *tls),
-                                                                  options, is_head);
-  auto& stream = connection->stream();
+  std::unique_ptr<TlsStream> stream;
+  if (pool && may_reuse) stream = pool->take<TlsStream>(pool_return.key);
+  reused = stream != nullptr;
+  if (reused) {
+    auto connection = std::make_unique<ClientConnection<TlsStream>>(std::move(stream), options, is_head, executor,
+                                                                    std::move(pool_return));
+    co_return co_await send_request_head(std::move(connection), start);
+  }
+  auto tcp_stream = co_await connect_tcp(url, deadline);
+  if (!tcp_stream) co_return std::unexpected(tcp_stream.error());
+  stream = std::make_unique<TlsStream>(std::move(*tcp_stream), *tls);
   ErrorCodeT ec;
   asio::ip::make_address(url.host, ec);
-  if (auto ok = configure_client_tls(stream, url.host, !ec, options.verify_tls); !ok) co_return std::unexpected(ok.error());
-  beast::get_lowest_layer(stream).expires_at(deadline);
-  co_await stream.async_handshake(ssl::stream_base::client, await_ec(ec));
+  if (auto ok = configure_client_tls(*stream, url.host, !ec, options.verify_tls); !ok) {
+    co_return std::unexpected(ok.error());
+  }
+  beast::get_lowest_layer(*stream).expires_at(deadline);
+  co_await stream->async_handshake(ssl::stream_base::client, await_ec(ec));
   if (ec) {
     std::string why = ec.message();
-    const long verify = SSL_get_verify_result(stream.native_handle());
+    const long verify = SSL_get_verify_result(stream->native_handle());
     if (verify != X509_V_OK) why += std::string(" (certificate: ") + X509_verify_cert_error_string(verify) + ")";
     if (ec == beast::error::timeout) co_return make_error(ErrorCode::kTimeout, "tls handshake with " + url.authority() + ": timed out");
     co_return make_error(ErrorCode::kIo, "tls handshake with " + url.authority() + ": " + why);
   }
-  if (auto ok = co_await send_head(*connection); !ok) {
-    const bool answered = co_await answered_anyway(*connection, ok);
-    if (!answered) co_return std::unexpected(ok.error());
-  }
-  co_return std::unique_ptr<ClientStream::Impl>(std::move(connection));
+  auto connection = std::make_unique<ClientConnection<TlsStream>>(std::move(stream), options, is_head, executor,
+                                                                  std::move(pool_return));
+  co_return co_await send_request_head(std::move(connection), start);
 }
+
+// A reused connection that failed this way was most likely closed by the server while idle (the request never
+// reached a handler): the exchange may be repeated on a fresh connection.
+bool retryable_on_fresh_connection(const Error& error) { return error.code == ErrorCode::kIo; }
 
 }  // namespace
 
@@ -441,6 +708,10 @@ Result<Client> Client::create(ClientOptions options) {
     ctx.set_default_verify_paths(ec);
     if (ec) return make_error(ErrorCode::kCrypto, "client: cannot load the system CA store: " + ec.message());
   }
+  if (shared->options.pool_connections) {
+    shared->pool = std::make_shared<ConnectionPool>(shared->options.pool_idle_timeout,
+                                                    shared->options.pool_max_idle_per_host);
+  }
   return Client(std::move(shared));
 }
 
@@ -448,12 +719,23 @@ Task<Result<std::unique_ptr<ClientStream>>> Client::send(ClientRequest request) 
   auto url = parse_url(request.url);
   if (!url) co_return std::unexpected(url.error());
   const auto shared = shared_;  // the frame keeps the configuration alive even if the Client goes away
-  auto impl = co_await start_exchange(shared->options, shared->tls, request.method, *url, request.headers,
-                                      &request.body);
-  if (!impl) co_return std::unexpected(impl.error());
-  auto stream = std::make_unique<ClientStream>(std::move(*impl));
-  if (auto ok = co_await stream->read_head(); !ok) co_return std::unexpected(ok.error());
-  co_return stream;
+  // The body is in memory, so a reused connection that turns out dead can be replaced once by a fresh one.
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    auto impl = co_await start_exchange(shared->options, shared->tls, shared->pool, attempt == 0, request.method,
+                                        *url, request.headers, &request.body, reused);
+    if (!impl) {
+      if (reused && retryable_on_fresh_connection(impl.error())) continue;
+      co_return std::unexpected(impl.error());
+    }
+    const ClientStream::Impl& raw = **impl;
+    auto stream = std::make_unique<ClientStream>(std::move(*impl));
+    if (auto ok = co_await stream->read_head(); !ok) {
+      if (reused && !raw.response_started() && retryable_on_fresh_connection(ok.error())) continue;
+      co_return std::unexpected(ok.error());
+    }
+    co_return stream;
+  }
 }
 
 Task<Result<std::unique_ptr<ClientStream>>> Client::open(std::string_view method, std::string_view url_text,
@@ -463,10 +745,15 @@ Task<Result<std::unique_ptr<ClientStream>>> Client::open(std::string_view method
   auto url = parse_url(url_text);
   if (!url) co_return std::unexpected(url.error());
   const auto shared = shared_;
-  auto impl = co_await start_exchange(shared->options, shared->tls, method_copy, *url, headers, nullptr);
+  // Never retried: the caller streams the body after this returns, so a failure cannot be replayed here.
+  bool reused = false;
+  auto impl = co_await start_exchange(shared->options, shared->tls, shared->pool, true, method_copy, *url, headers,
+                                      nullptr, reused);
   if (!impl) co_return std::unexpected(impl.error());
   co_return std::make_unique<ClientStream>(std::move(*impl));
 }
+
+size_t Client::idle_connection_count() const { return shared_->pool ? shared_->pool->idle_count() : 0; }
 
 Task<Result<ClientResponse>> Client::fetch(ClientRequest request) {
   auto stream = co_await send(std::move(request));
@@ -483,6 +770,7 @@ Task<Result<ClientResponse>> Client::fetch(ClientRequest request) {
 }
 
 Result<ClientResponse> fetch_blocking(ClientRequest request, ClientOptions options) {
+  options.pool_connections = false;  // the Client and its io_context end with this call
   auto client = Client::create(std::move(options));
   if (!client) return std::unexpected(client.error());
   asio::io_context context;

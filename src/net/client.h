@@ -2,8 +2,16 @@
 // each chunk flushed), and streamed responses (head, then body pieces as they arrive, then trailers).
 //
 // Every call runs on the executor of the calling coroutine (see runtime.h): inside a server handler that is the
-// connection's strand, so a handler can relay to an upstream server while it streams. Each request uses its own
-// connection, closed when the request's ClientStream is destroyed (no connection pool yet).
+// connection's strand, so a handler can relay to an upstream server while it streams.
+//
+// Connections are pooled (ClientOptions::pool_connections, on by default): when a ClientStream is destroyed after a
+// clean exchange (request fully sent; response head, body and trailers fully read; HTTP/1.1 without
+// "Connection: close"; no error, no abort), its connection waits in the Client's pool (shared by copies) for the next
+// request to the same scheme, host and port made from a coroutine on the same io_context. Any other ending closes
+// it: a caller that stops reading a body early, or aborts, never leaves a half-used connection behind. An idle
+// connection is checked before reuse (the server may have closed it) and expires after pool_idle_timeout. fetch()
+// and send() retry once on a fresh connection when a reused one fails before any response byte arrived (the body is
+// in memory); streams from open() are never retried.
 //
 //   auto client = net::Client::create({.ca_file = "ca.pem"});         // Result<Client>; cheap to copy
 //   auto res = co_await client->fetch({"POST", url, bytes});          // small bodies
@@ -56,7 +64,16 @@ struct ClientOptions {
   // PEM file of CA certificates to trust instead of the system store (e.g. a local stack's self-signed CA).
   std::string ca_file{};
   // Streams opened with these options belong to this group while they live (see AbortGroup); none by default.
+  // Idle pooled connections belong to no group.
   std::shared_ptr<AbortGroup> abort_group{};
+  // Keep connections open between requests (see the top of this file). Off: one connection per exchange, and every
+  // request says "Connection: close".
+  bool pool_connections = true;
+  // An idle pooled connection older than this is closed instead of reused. Keep it below the servers' idle timeout
+  // (ServerConfig::idle_timeout, 60 s by default) so that a server rarely closes a connection we are about to use.
+  std::chrono::milliseconds pool_idle_timeout{15'000};
+  // Idle connections kept per (scheme, host, port, io_context); more are closed.
+  size_t pool_max_idle_per_host = 16;
 };
 
 // Not an aggregate on purpose: GCC 12 miscompiles aggregate temporaries inside co_await (see runtime.h), and
@@ -80,7 +97,7 @@ struct ClientResponse {
   Headers trailers;
 };
 
-// One request/response exchange on its own connection.
+// One request/response exchange on a connection of its own while it lives (a fresh one or a pooled idle one).
 class ClientStream {
  public:
   class Impl;  // defined in client.cc
@@ -170,6 +187,9 @@ class Client {
   // `headers` has a Content-Length.
   Task<Result<std::unique_ptr<ClientStream>>> open(std::string_view method, std::string_view url, Headers headers);
 
+  // Idle connections in the pool, over every host and io_context (for tests and metrics).
+  size_t idle_connection_count() const;
+
  private:
   struct Shared;
   explicit Client(std::shared_ptr<const Shared> shared);
@@ -177,7 +197,7 @@ class Client {
 };
 
 // fetch() on a private io_context, blocking the calling thread: for CLI tools and setup code outside any runtime.
-// Must not be called from a runtime thread's coroutine.
+// Must not be called from a runtime thread's coroutine. Uses one connection, closed afterwards (no pooling).
 Result<ClientResponse> fetch_blocking(ClientRequest request, ClientOptions options = {});
 
 }  // namespace openpcc::net

@@ -131,6 +131,8 @@ class ConnectionBase {
   // Called from any thread; the work is posted to the connection's strand.
   virtual void notify_shutdown() = 0;
   virtual void force_close() = 0;
+  // Closes the connection if it is waiting for its next request (not its first).
+  virtual void close_if_idle() = 0;
 };
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
@@ -232,6 +234,13 @@ class Connection final : public ConnectionBase,
     });
   }
 
+  void close_if_idle() override {
+    // Only between requests: a new connection's first request may already be on its way.
+    asio::post(lowest().get_executor(), [self = this->shared_from_this()] {
+      if (self->idle_ && self->requests_served_ > 0) self->lowest().close();
+    });
+  }
+
   void force_close() override {
     asio::post(lowest().get_executor(), [self = this->shared_from_this()] {
       self->forced_ = true;
@@ -316,7 +325,9 @@ class Connection final : public ConnectionBase,
         !ok) {
       co_return ok;
     }
-    keep_alive_ = keep_alive_allowed();
+    // As in send(): a head before the request body's end promises nothing (the connection ends after the
+    // exchange), so a pooling client never sends its next request into a connection being closed.
+    keep_alive_ = keep_alive_allowed() && body_done_;
     std::optional<uint64_t> length;
     if (auto cl = headers.get("Content-Length")) {
       length = parse_content_length(*cl);
@@ -398,7 +409,9 @@ class Connection final : public ConnectionBase,
   auto& lowest() { return beast::get_lowest_layer(stream_); }
 
   bool keep_alive_allowed() const {
-    return core_->config.keep_alive && request_keep_alive_ && !core_->stopping.load();
+    const size_t cap = core_->config.max_requests_per_connection;
+    return core_->config.keep_alive && request_keep_alive_ && !core_->stopping.load() &&
+           (cap == 0 || requests_served_ < cap);
   }
 
   Task<void> serve() {
@@ -415,6 +428,8 @@ class Connection final : public ConnectionBase,
     bool first = true;
     for (;;) {
       if (core_->stopping.load() || forced_) co_return;
+      // At max_connections, an idle connection would hold a slot that a waiting client needs.
+      if (!first && buffer_.size() == 0 && core_->active.load() >= config.max_connections) co_return;
       // Wait for the first byte of the next request: idle time, interruptible by a graceful shutdown.
       auto header_deadline = Clock::now() + config.header_timeout;
       if (buffer_.size() == 0) {
@@ -442,6 +457,7 @@ class Connection final : public ConnectionBase,
   Task<bool> serve_one(Clock::time_point header_deadline) {
     const auto& config = core_->config;
     reset_request_state();
+    ++requests_served_;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(config.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(config.max_body_bytes);
@@ -603,6 +619,7 @@ class Connection final : public ConnectionBase,
 
   bool idle_ = false;    // waiting for the next request; a graceful shutdown may close it
   bool forced_ = false;  // closed by shutdown after the grace period
+  size_t requests_served_ = 0;  // on this connection, counting the current one
 
   // Per-request state.
   size_t header_field_count_ = 0;
@@ -626,6 +643,8 @@ Task<void> accept_loop(std::shared_ptr<ServerCore> core) {
   const auto& config = core->config;
   for (;;) {
     while (core->active.load() >= config.max_connections && !core->stopping.load()) {
+      // Full: idle keep-alive connections (a pooling client's spares) give way to the ones waiting to be accepted.
+      for (auto& c : core->live_connections()) c->close_if_idle();
       core->slot_freed.expires_at(Clock::time_point::max());
       ErrorCodeT ec;
       co_await core->slot_freed.async_wait(await_ec(ec));

@@ -74,8 +74,12 @@ struct ServerConfig {
   std::chrono::milliseconds body_read_timeout{30'000};
   // Each write of the response must complete within this time (a client that stops reading is cut off).
   std::chrono::milliseconds write_timeout{30'000};
-  // How long a keep-alive connection may sit idle between requests.
+  // How long a keep-alive connection may sit idle between requests (Clients drop pooled connections sooner, after
+  // ClientOptions::pool_idle_timeout, so that they rarely send on one the server is closing).
   std::chrono::milliseconds idle_timeout{60'000};
+  // The response to a connection's request number N says "Connection: close", and the connection ends: long-lived
+  // pooled connections are recycled now and then (0 = no cap).
+  size_t max_requests_per_connection = 1000;
   // Further connections wait in the kernel's accept queue until one closes.
   size_t max_connections = 1024;
   bool keep_alive = true;

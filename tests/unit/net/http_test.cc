@@ -14,6 +14,8 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -676,6 +678,39 @@ TEST_F(HttpTls, RoundTripWithTrustedSelfSignedCert) {
 }
 
 TEST_F(HttpTls, StreamingEchoWithTrailersOverTls) { run_streaming_echo(true, cert_, key_); }
+
+// The pool keeps TLS connections too: one handshake for several requests.
+TEST_F(HttpTls, PooledConnectionIsReusedOverTls) {
+  Runtime rt(2);
+  ServerConfig config;
+  config.tls = TlsServerFiles{cert_, key_};
+  std::mutex mutex;
+  std::set<std::string> peers;
+  auto server = start_server(rt, config, [&](ServerRequest& req, ServerResponse& res) -> Task<Status> {
+    {
+      std::lock_guard lock(mutex);
+      peers.insert(std::string(req.remote_address()));
+    }
+    auto body = co_await req.read_all();
+    if (!body) co_return std::unexpected(body.error());
+    Headers headers;
+    co_return co_await res.send(200, std::move(headers), *body);
+  });
+  ASSERT_TRUE(server);
+  auto client = make_client({.ca_file = cert_});
+  const std::string url = url_for(*server, "/secure", true);
+  for (int i = 0; i < 4; ++i) {
+    auto res = rt.block_on<Result<ClientResponse>>([&]() -> Task<Result<ClientResponse>> {
+      co_return co_await client.fetch({"POST", url, to_bytes("round " + std::to_string(i))});
+    });
+    ASSERT_TRUE(res.has_value()) << res.error().to_string();
+    EXPECT_EQ(to_string(res->body), "round " + std::to_string(i));
+  }
+  EXPECT_EQ(client.idle_connection_count(), 1u);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(peers.size(), 1u);
+  server->shutdown(5s);
+}
 
 TEST_F(HttpTls, UntrustedCertificateFailsVerification) {
   Runtime rt(2);
