@@ -16,6 +16,8 @@
 #include "devstack/processes.h"
 #include "net/client.h"
 #include "services/authbank/authbank_service.h"
+#include "common/random.h"
+#include "common/secure.h"
 #include "services/common/key_files.h"
 #include "services/tlog/publisher_token.h"
 #include "transparency/predicates.h"
@@ -295,6 +297,18 @@ Status DevStack::State::prepare_keys() {
     auto ran = run({"keygen", "badge", "--out", (keys / name).string()}, "keygen");
     if (!ran) return step_error(name, ran.error());
   }
+  // The router's node registration token: fresh on every `up` (every service restarts then, so nothing holds the old
+  // one), shared by the router (node_token_file) and the nodes (router_token_file).
+  // (32 random bytes, hex: the router's minimum, router/node_token.h. This library does not link the router's.)
+  SecretBytes token_bytes(32);
+  fill_random(token_bytes.mutable_span());
+  Bytes token_text = to_bytes(to_hex(token_bytes.span()) + "\n");
+  const WipeOnExit wipe_token(token_text);
+  if (auto w = services::write_secret_file_atomically(keys / "node.token", token_text,
+                                                       services::ExistingFile::kReplace);
+      !w) {
+    return step_error("node token", w.error());
+  }
   if (!fs::exists(keys / "publisher.token")) {
     const std::string token = tlog::generate_publisher_token();
     if (auto w = services::write_secret_file_atomically(keys / "publisher.token", as_bytes(token + "\n"),
@@ -349,6 +363,7 @@ Status DevStack::State::start_banks_and_router() {
   const json router = {{"listen", listen_address("router")},
                        {"database", money_db},
                        {"currency_key", currency_key},
+                       {"node_token_file", (dir / "keys" / "node.token").string()},
                        {"health", {{"interval_ms", 2000}, {"min_checks", 1}}}};
   if (auto w = write_json(dir / "router" / "router.json", router); !w) return w;
   return start_service("router", {"router", "--config", (dir / "router" / "router.json").string()});
@@ -423,6 +438,7 @@ Status DevStack::State::start_nodes() {
                        {"public_url", exposed.at(name) + "/"},
                        {"tpm", "swtpm:host=127.0.0.1,port=" + std::to_string(swtpm_ports.at(name))},
                        {"router_url", exposed.at("router")},
+                       {"router_token_file", (dir / "keys" / "node.token").string()},
                        {"models", {model}},
                        // The built-in test engine speaks both APIs; the Ollama adapter serves both (/api/* and /v1/*).
                        {"engine", opts.engine.empty() ? "ollama+" + exposed.at("engine") : opts.engine},

@@ -50,6 +50,7 @@
 #include "services/gateway/gateway_keys.h"
 #include "services/gateway/gateway_service.h"
 #include "services/relay/relay_service.h"
+#include "services/router/node_token.h"
 #include "services/router/router_service.h"
 #include "support/swtpm.h"
 #include "support/temp_dir.h"
@@ -220,9 +221,15 @@ class FullStack {
     if (auto ok = check(bbs, "blindbank"); !ok) return ok;
     blindbank = std::move(*bbs);
 
+    // The node registration token the router requires and the node presents (router/node_token.h).
+    if (auto ok = services::write_secret_file_atomically(d / "node.token", router::generate_node_token().span());
+        !ok) {
+      return ok;
+    }
     auto rc = router::parse_service_config(json{{"listen", "127.0.0.1:0"},
                                                 {"database", money},
                                                 {"currency_key", "currency.key"},
+                                                {"node_token_file", "node.token"},
                                                 {"health", {{"interval_ms", 500}, {"min_checks", 1}}}},
                                            d);
     if (auto ok = check(rc, "router config"); !ok) return ok;
@@ -296,6 +303,7 @@ class FullStack {
     json node_json = {{"listen", "127.0.0.1:0"},
                       {"tpm", swtpm->tcti()},
                       {"router_url", router->url()},
+                      {"router_token_file", "node.token"},
                       {"models", {kFullStackModel}},
                       {"engine", "ollama+" + engine->url()},
                       {"model_path", "model"},

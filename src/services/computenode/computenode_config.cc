@@ -26,6 +26,9 @@ constexpr char kExample[] = R"({
   "tpm": "swtpm:host=127.0.0.1,port=2321",
   // The router to register with (heartbeats to <router_url>/node-events). Remove to run unregistered.
   "router_url": "http://127.0.0.1:8084",
+  // The router's node registration token (the same file as the router's node_token_file, mode 0600): sent as
+  // "Authorization: Bearer <token>" with every heartbeat and the shutdown event.
+  "router_token_file": "node.token",
   // The URL the router sends requests to (must end with "/"); health checks go to <public_url>_health.
   // Default: http://<listen host>:<bound port>/.
   // "public_url": "http://10.0.0.5:8090/",
@@ -63,6 +66,11 @@ constexpr char kHelp[] =
     "                            boot and model into them, then creates its request key (REK) bound to them.\n"
     "  router_url                the router's base URL; heartbeats (routing info + evidence) go to\n"
     "                            <router_url>/node-events. Absent: the node does not register.\n"
+    "  router_token_file         the router's node registration token (the file its node_token_file names: one\n"
+    "                            line, at least 32 random bytes hex-encoded, mode 0600). Sent as\n"
+    "                            'Authorization: Bearer <token>' with every heartbeat and shutdown event; a router\n"
+    "                            with a token answers 401 to events without it. Absent: events carry no token\n"
+    "                            (only a router with allow_unauthenticated_node_events takes them).\n"
     "  public_url                the URL requests reach this node at, ending in '/'; health checks use\n"
     "                            <public_url>_health. Default http://<listen host>:<bound port>/ (required when\n"
     "                            listening on 0.0.0.0 or ::).\n"
@@ -110,6 +118,7 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   const std::string data_dir = cfg.string("data_dir", "");
   out.tpm = cfg.string("tpm", "");
   out.router_url = cfg.string("router_url", "");
+  const std::string router_token_file = cfg.string("router_token_file", "");
   out.public_url = cfg.string("public_url", "");
   const bool has_tags = cfg.has("tags");
   std::vector<std::string> tags = cfg.strings("tags");
@@ -144,6 +153,10 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
     if (auto url = net::parse_url(out.router_url); !url) {
       return std::unexpected(wrap_error("config: computenode.router_url", url.error()));
     }
+  }
+  if (!router_token_file.empty()) {
+    if (out.router_url.empty()) return invalid("router_token_file is set but router_url is not");
+    out.router_token_file = services::resolve_config_path(out.data_dir, router_token_file);
   }
   if (!out.public_url.empty()) {
     if (auto url = net::parse_url(out.public_url); !url) {

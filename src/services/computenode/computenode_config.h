@@ -6,6 +6,7 @@
 //     "data_dir": ".",
 //     "tpm": "swtpm:host=127.0.0.1,port=2321",      // required: TCTI (swtpm:…, mssim:…, device:/dev/tpmrm0)
 //     "router_url": "http://127.0.0.1:8084",        // where heartbeats go (POST …/node-events); absent = none
+//     "router_token_file": "node.token",            // the router's node registration token (router/node_token.h)
 //     "public_url": "http://127.0.0.1:8090/",       // the URL the router POSTs requests to; default http://<listen>/
 //     "tags": ["llm"],                              // routing tags; "model=<m>" is added for every model
 //     "models": ["openpcc-test-engine"],            // required: the model names this node serves
@@ -47,6 +48,7 @@ struct ServiceConfig {
   std::filesystem::path data_dir;
   std::string tpm;                  // TCTI text, checked by tpm::TctiConfig::parse
   std::string router_url;           // empty = do not register
+  std::filesystem::path router_token_file;  // empty = events carry no token (the router must allow that)
   std::string public_url;           // empty = http://<host>:<bound port>/
   std::vector<std::string> tags;    // the configured tags plus model=<m> for each model, without repeats
   std::vector<std::string> models;  // non-empty

@@ -20,6 +20,7 @@
 #include "services/computenode/request_validator.h"
 #include "services/engine/engine.h"
 #include "services/router/node_agent.h"
+#include "services/router/node_token.h"
 
 namespace openpcc::computenode {
 namespace {
@@ -88,6 +89,17 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config,
   auto badge_key = load_badge_key(config.badge_public_key);
   if (!badge_key) return std::unexpected(badge_key.error());
 
+  // The router's registration token, read before the TPM work so that a bad file fails at once.
+  SecretBytes token;
+  if (!config.router_token_file.empty()) {
+    auto loaded = router::load_node_token(config.router_token_file);
+    if (!loaded) return std::unexpected(wrap_error("router_token_file", loaded.error()));
+    token = std::move(*loaded);
+  } else if (!config.router_url.empty()) {
+    spdlog::warn("computenode: no router_token_file: node events carry no registration token (a router that "
+                 "requires one answers 401)");
+  }
+
   net::ClientOptions engine_options;
   engine_options.connect_timeout = std::chrono::seconds(9);
   engine_options.read_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.request_timeout);
@@ -108,6 +120,9 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config,
                                                         RequestValidator(*badge_key, config.models), *state->pool,
                                                         *state->metrics);
   state->context->request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.request_timeout);
+  // Chosen before the server starts: /_health names it (X-Node-ID) from the first check on.
+  state->node_id = router::new_uuid_v7();
+  state->context->node_id = state->node_id;
 
   net::ServerConfig server_config;
   server_config.host = config.host;
@@ -122,7 +137,6 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config,
 
   const std::string own_url = "http://" + services::url_host(config.host) + ":" + std::to_string(state->server->port());
   state->public_url = config.public_url.empty() ? own_url + "/" : config.public_url;
-  state->node_id = router::new_uuid_v7();
   state->routing_info.set_url(state->public_url);
   state->routing_info.set_healthcheck_url(state->public_url + "_health");
   for (const auto& tag : config.tags) state->routing_info.add_tags(tag);
@@ -141,6 +155,7 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config,
     agent_config.node_id = state->node_id;
     agent_config.routing_info = state->routing_info;
     agent_config.interval = config.heartbeat_interval;
+    agent_config.token = std::move(token);
     state->agent = router::NodeAgent::start(*state->runtime, std::move(agent_config), *client);
     const auto deadline = std::chrono::steady_clock::now() + registration_wait;
     while (state->agent->heartbeats_sent() == 0 && std::chrono::steady_clock::now() < deadline) {

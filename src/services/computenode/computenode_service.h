@@ -8,7 +8,8 @@
 //   (*node)->shutdown(std::chrono::seconds(10));         // deregisters (Shutdown event), then stops serving
 //
 // Routing info: url = public_url, healthcheck_url = public_url + "_health", tags = config.tags (model=<m> per
-// model included), evidence = the boot's (refreshed every evidence_refresh).
+// model included), evidence = the boot's (refreshed every evidence_refresh). Node events carry the router's token
+// (config.router_token_file, router/node_token.h) and /_health answers with X-Node-ID: node_id().
 #pragma once
 
 #include <chrono>
@@ -25,7 +26,8 @@ namespace openpcc::computenode {
 
 class Service {
  public:
-  // Boots on config.tpm (at the current time), loads the badge key, starts the engine client and the server,
+  // Loads the router token (a bad router_token_file fails here, before any TPM work), boots on config.tpm (at the
+  // current time), loads the badge key, starts the engine client and the server,
   // registers with the router (waiting up to `registration_wait` for the first heartbeat to be accepted; a router
   // that is not up yet only delays routing, the agent keeps trying) and starts the evidence refresh.
   static Result<std::unique_ptr<Service>> start(const ServiceConfig& config,

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "services/router/router_api.h"
+
 namespace openpcc::router {
 
 namespace detail {
@@ -48,18 +50,37 @@ struct HealthCheckerState {
 
 namespace {
 
-net::Task<bool> check_once(net::Client client, std::string url) {
+enum class CheckResult { kOk, kFailed, kNodeIdMismatch };
+
+net::Task<CheckResult> check_once(net::Client client, std::string url, std::string_view node_id) {
   net::ClientRequest request("GET", std::move(url));
   auto response = co_await client.fetch(std::move(request));
-  co_return response && response->status >= 200 && response->status < 300;
+  if (!response || response->status < 200 || response->status >= 300) co_return CheckResult::kFailed;
+  // Whoever answers must be the node that registered: a registration that names somebody else's URL (say, a real
+  // node's, with replayed evidence) never passes a check, so it never becomes routable.
+  if (response->headers.get(kNodeIdHeader) != std::optional<std::string_view>(node_id)) {
+    co_return CheckResult::kNodeIdMismatch;
+  }
+  co_return CheckResult::kOk;
 }
 
 net::Task<void> run_check(std::shared_ptr<detail::HealthCheckerState> state, HealthTarget target) {
-  bool healthy = false;
+  CheckResult result = CheckResult::kFailed;
   const int tries = std::max(state->options.retries, 1);
-  for (int attempt = 0; attempt < tries && !healthy; ++attempt) {
+  for (int attempt = 0; attempt < tries && result != CheckResult::kOk; ++attempt) {
     if (attempt > 0) co_await net::sleep_for(std::chrono::milliseconds(100));
-    healthy = co_await check_once(state->client, target.url);
+    result = co_await check_once(state->client, target.url, target.node_id);
+  }
+  const bool healthy = result == CheckResult::kOk;
+  if (result == CheckResult::kNodeIdMismatch) {
+    spdlog::warn("router: node {} health check failed: node id mismatch (X-Node-ID missing or another node's)",
+                 target.node_id);
+    if (state->metrics) {
+      state->metrics
+          ->counter("health_check_node_id_mismatches_total",
+                    "Health checks answered without the registered node's X-Node-ID")
+          .inc();
+    }
   }
   state->count_check(healthy);
   auto grade = state->registry.record_check(target, healthy);

@@ -1,7 +1,10 @@
 // The router's background health checks: a coroutine on the runtime that, every `tick`, takes the checks that are
 // due from the Registry (a new node's at once, then one per check interval), runs each concurrently as
-// GET healthcheck_url (2xx = healthy; up to `retries` tries, each bounded by `timeout`), records the outcomes (which
-// grades the node, see registry.h) and removes nodes that sent no event for node_max_age.
+// GET healthcheck_url (healthy = a 2xx whose X-Node-ID header is the registered node's id; up to `retries` tries,
+// each bounded by `timeout`), records the outcomes (which grades the node, see registry.h) and removes nodes that
+// sent no event for node_max_age. A 2xx without the node's X-Node-ID ("node id mismatch": the URL is somebody
+// else's, or an old node still answers there) is a failed check, logged and counted in
+// openpcc_router_health_check_node_id_mismatches_total; the X-Node-ID check goes beyond the reference.
 #pragma once
 
 #include <chrono>

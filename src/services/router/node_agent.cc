@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "services/common/proto_http.h"
+#include "services/router/node_token.h"
 #include "services/router/router_api.h"
 
 namespace openpcc::router {
@@ -34,9 +35,10 @@ net::ClientOptions shutdown_options(const net::ClientOptions& base) {
   return out;
 }
 
-net::ClientRequest event_request(const std::string& url, const std::string& body) {
+net::ClientRequest event_request(const std::string& url, const std::string& body, const SecretBytes& token) {
   net::Headers headers;
   headers.set("Content-Type", services::kProtoMediaType);
+  if (!token.empty()) headers.set("Authorization", node_token_authorization(token.span()));
   return net::ClientRequest("POST", url, to_bytes(body), std::move(headers));
 }
 
@@ -50,6 +52,7 @@ struct NodeAgentState {
         node_id(std::move(cfg.node_id)),
         events_url(cfg.router_url),
         interval(cfg.interval),
+        token(std::move(cfg.token)),
         client(std::move(c)),
         routing_info(std::move(cfg.routing_info)) {
     while (!events_url.empty() && events_url.back() == '/') events_url.pop_back();
@@ -60,6 +63,7 @@ struct NodeAgentState {
   const std::string node_id;
   std::string events_url;
   const std::chrono::milliseconds interval;
+  const SecretBytes token;
   net::Client client;
   std::atomic<bool> stopped{false};
   std::atomic<uint64_t> accepted{0};
@@ -104,7 +108,7 @@ net::Task<void> heartbeat_loop(std::shared_ptr<NodeAgentState> state) {
   while (true) {
     std::optional<std::string> body = state->next_heartbeat();
     if (!body) break;
-    auto response = co_await state->client.fetch(event_request(state->events_url, *body));
+    auto response = co_await state->client.fetch(event_request(state->events_url, *body, state->token));
     const bool ok = response && response->status == 200;
     if (ok) {
       if (failures > 0) spdlog::info("node agent: router {} reachable again", state->events_url);
@@ -161,13 +165,13 @@ void NodeAgent::stop() {
   if (state_->runtime.in_runtime_thread()) {
     auto client = net::Client::create(options);
     if (!client) return;
-    state_->runtime.spawn([client = std::move(*client), url = state_->events_url, body]() mutable -> net::Task<void> {
-      auto response = co_await client.fetch(event_request(url, body));
+    state_->runtime.spawn([client = std::move(*client), state = state_, body]() mutable -> net::Task<void> {
+      auto response = co_await client.fetch(event_request(state->events_url, body, state->token));
       if (!response || response->status != 200) spdlog::warn("node agent: shutdown event not delivered");
     });
     return;
   }
-  auto response = net::fetch_blocking(event_request(state_->events_url, body), options);
+  auto response = net::fetch_blocking(event_request(state_->events_url, body, state_->token), options);
   if (!response || response->status != 200) {
     spdlog::warn("node agent: shutdown event not delivered ({})",
                  response ? "status " + std::to_string(response->status) : response.error().to_string());

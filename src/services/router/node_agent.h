@@ -16,6 +16,7 @@
 // after min(interval, 2 s) until one succeeds. event_index is max(previous + 1, unix time in ms), so it keeps growing
 // across agent restarts with the same node id. A router that restarted (forgot the node) learns it again from the
 // next heartbeat. The router's own checks (node_event.h) apply to routing_info; a 4xx answer is logged as an error.
+// With a token (node_token.h) every event, heartbeats and the shutdown, carries `Authorization: Bearer <token>`.
 #pragma once
 
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "common/secure.h"
 #include "net/client.h"
 #include "net/runtime.h"
 #include "openpcc/evidence.pb.h"
@@ -40,6 +42,8 @@ struct NodeAgentConfig {
   std::string node_id;     // UUIDv7 text (new_uuid_v7())
   pb::RoutingInfo routing_info;
   std::chrono::milliseconds interval{60'000};
+  // The router's node registration token (node_token.h); empty: events carry no Authorization header.
+  SecretBytes token;
 };
 
 class NodeAgent {

@@ -1,5 +1,6 @@
 #include "services/router/router_http.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "openpcc/router_agent.pb.h"
 #include "services/common/proto_http.h"
 #include "services/router/node_event.h"
+#include "services/router/node_token.h"
 #include "services/router/router_api.h"
 #include "wire/compute_request.h"
 
@@ -94,7 +96,29 @@ net::Task<Status> ping(net::ServerRequest&, net::ServerResponse& res) {
   co_return co_await res.send(200, std::move(headers), std::string_view("pong"));
 }
 
+// 401 for a node event without the right token: a JSON body (read by people and by the node agent's log line).
+net::Task<Status> refuse_node_event(net::ServerResponse& res, std::string_view message) {
+  net::Headers headers;
+  headers.set("Content-Type", "application/json");
+  headers.set("Cache-Control", "no-store");
+  headers.set("WWW-Authenticate", "Bearer");
+  const std::string body = nlohmann::json{{"error", std::string(message)}}.dump();
+  co_return co_await res.send(401, std::move(headers), std::string_view(body));
+}
+
 net::Task<Status> node_events(ContextPtr ctx, net::ServerRequest& req, net::ServerResponse& res) {
+  if (ctx->options.node_token) {
+    const auto authorization = req.headers().get("Authorization");
+    if (!authorization_matches(authorization, ctx->options.node_token->span())) {
+      ctx->count("node_events_total", "Node events by outcome", "unauthorized");
+      // The presented value is never logged: a near miss (an old token during a rotation) is still a secret.
+      spdlog::warn("router: node event from {} refused: {}", req.remote_address(),
+                   authorization ? "wrong node token" : "no node token");
+      co_return co_await refuse_node_event(
+          res, authorization ? "node event refused: the node token is not valid"
+                             : "node event refused: the node token is required (Authorization: Bearer <token>)");
+    }
+  }
   pb::NodeEvent event;
   Status read = co_await services::read_proto(req, event, ctx->options.max_event_bytes);
   if (!read) {

@@ -4,7 +4,11 @@
 //   GET  /metrics            Prometheus text (services/common/metrics.h)
 //   GET  /ping               200 "pong"
 //   POST /node-events        NodeEvent (node_event.h) → 200 empty | 400 invalid or unsupported | 409 stale
-//                            event_index | 503 node table full
+//                            event_index | 503 node table full. With a node token (node_token.h; beyond the
+//                            reference) the request must carry `Authorization: Bearer <token>`: without it, or with
+//                            another token, 401 + JSON {"error": …} and WWW-Authenticate: Bearer, before the body is
+//                            read and with the registry unchanged (logged without the token, counted as
+//                            node_events_total{outcome="unauthorized"}).
 //   POST /compute-manifests  X-Credit: an attestation token (special value 0); body ComputeManifestRequest{tags,
 //                            limit 0..max_manifests, 0 = max} → ComputeManifestList of routable nodes with all the
 //                            tags, random order. The token is consumed only once the answer is built; a bad request
@@ -41,6 +45,7 @@
 #include "currency/processor.h"
 #include "net/blocking_pool.h"
 #include "net/client.h"
+#include "common/secure.h"
 #include "net/server.h"
 #include "services/common/metrics.h"
 #include "services/router/registry.h"
@@ -59,6 +64,9 @@ struct RouterOptions {
   net::ClientOptions node_client;
   // Unix seconds for credit checks (tests set it); default: the system clock.
   std::function<int64_t()> clock;
+  // The node registration token (node_token.h) every node event must present; null: node events need none (the
+  // reference's behaviour, only with allow_unauthenticated_node_events).
+  std::shared_ptr<const SecretBytes> node_token;
 };
 
 // The body limit the net::Server must allow for these options.

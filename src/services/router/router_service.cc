@@ -16,6 +16,7 @@
 #include "services/common/key_files.h"
 #include "services/common/metrics.h"
 #include "services/router/health_checker.h"
+#include "services/router/node_token.h"
 #include "services/router/router_api.h"
 #include "services/router/router_http.h"
 #include "store/database.h"
@@ -39,6 +40,10 @@ constexpr char kExample[] = R"({
   "currency_key_bits": 2048,
   // HTTPS: remove this object for plain HTTP (the gateway and the nodes' agents talk to the router).
   "tls": {"certificate": "router-cert.pem", "private_key": "router-key.pem"},
+  // The node registration token (one line: >= 32 random bytes hex-encoded, mode 0600; `openssl rand -hex 32`).
+  // Every POST /node-events must carry "Authorization: Bearer <token>"; give the nodes the same file
+  // (their router_token_file). Required unless "allow_unauthenticated_node_events": true (development only).
+  "node_token_file": "node.token",
   "health": {
     "interval_ms": 30000,        // one health check per node per interval (a new node is checked at once)
     "timeout_ms": 5000,          // per try
@@ -79,6 +84,15 @@ constexpr char kHelp[] =
     "                       verifies credits and signs refunds. Generated if missing. Default currency.key.\n"
     "  currency_key_bits    modulus size used when generating the key (default 2048)\n"
     "  tls                  optional {\"certificate\": PEM chain file, \"private_key\": PEM file}: serve HTTPS\n"
+    "  node_token_file      the node registration token: a file (mode 0600) with one line of at least 32\n"
+    "                       random bytes, hex-encoded (`openssl rand -hex 32`); shorter secrets are refused.\n"
+    "                       Every POST /node-events must carry 'Authorization: Bearer <token>' (compute nodes:\n"
+    "                       router_token_file), else 401 and the registry is unchanged. Not in the reference,\n"
+    "                       whose registration is open. Required unless allow_unauthenticated_node_events.\n"
+    "  allow_unauthenticated_node_events\n"
+    "                       true: without node_token_file, take node events from anyone (the reference's\n"
+    "                       behaviour; anyone reaching the router can then register or evict nodes). Development\n"
+    "                       only; a warning is logged at start. Default false.\n"
     "  health               optional object:\n"
     "    interval_ms        time between health checks of a node (default 30000; a new node is checked at once)\n"
     "    timeout_ms         per try of a check (default 5000)\n"
@@ -103,6 +117,16 @@ constexpr char kHelp[] =
     "  log_level            trace, debug, info, warn, error or off (default info). Nothing from a request's\n"
     "                       content is logged; node ids and outcomes are.\n";
 
+// Fail closed: a router that would take anybody's node events says so in its config.
+Status check_node_token_setting(const ServiceConfig& config) {
+  if (!config.node_token_file.empty() || config.allow_unauthenticated_node_events) return {};
+  return make_error(ErrorCode::kInvalidArgument,
+                    "config: router.node_token_file is required: the node registration token every POST "
+                    "/node-events must present (" + std::string(kNodeTokenFormat) +
+                        "). To accept node events from anyone (development only) set "
+                        "\"allow_unauthenticated_node_events\": true");
+}
+
 }  // namespace
 
 Result<ServiceConfig> parse_service_config(const nlohmann::json& input, const fs::path& base_dir) {
@@ -114,6 +138,8 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& input, const fs
   const std::string currency_key = cfg.string("currency_key", "currency.key");
   out.currency_key_bits = static_cast<size_t>(cfg.integer("currency_key_bits", 2048, 1024, 8192));
   const services::TlsSection tls(cfg);
+  const std::string node_token_file = cfg.string("node_token_file", "");
+  out.allow_unauthenticated_node_events = cfg.boolean("allow_unauthenticated_node_events", false);
 
   services::ConfigReader& health = cfg.object("health");
   out.health_interval = std::chrono::milliseconds(health.integer("interval_ms", 30'000, 10, 86'400'000));
@@ -158,6 +184,8 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& input, const fs
   auto tls_files = tls.resolve("router", out.data_dir);
   if (!tls_files) return std::unexpected(tls_files.error());
   out.tls = *tls_files;
+  if (!node_token_file.empty()) out.node_token_file = services::resolve_config_path(out.data_dir, node_token_file);
+  if (Status ok = check_node_token_setting(out); !ok) return std::unexpected(ok.error());
   if (auto ok = services::check_log_level("router", out.log_level); !ok) return std::unexpected(ok.error());
   return out;
 }
@@ -197,6 +225,17 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config, cry
   auto state = std::make_unique<State>();
   state->config = config;
   state->metrics = std::make_shared<services::Metrics>("openpcc_router");
+
+  if (Status ok = check_node_token_setting(config); !ok) return std::unexpected(ok.error());
+  std::shared_ptr<const SecretBytes> node_token;
+  if (!config.node_token_file.empty()) {
+    auto token = load_node_token(config.node_token_file);
+    if (!token) return std::unexpected(token.error());
+    node_token = std::make_shared<const SecretBytes>(std::move(*token));
+  } else {
+    spdlog::warn("router: allow_unauthenticated_node_events is set and there is no node_token_file: anyone who "
+                 "can reach this router can register, replace or remove compute nodes. Development only.");
+  }
 
   // The banks' loader: an existing key of any size is used; a missing one is generated, never replacing a key that
   // another service stored first.
@@ -241,6 +280,7 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config, cry
   options.node_client.connect_timeout = config.node_connect_timeout;
   options.node_client.read_timeout = config.node_timeout;
   options.node_client.abort_group = state->node_streams;
+  options.node_token = std::move(node_token);
   const size_t max_body = max_router_body(options);
   auto handler = make_router_handler(*state->registry, *state->processor, *state->pool, state->metrics,
                                      std::move(options));

@@ -32,6 +32,10 @@ struct ServiceConfig {
   std::filesystem::path currency_key;
   size_t currency_key_bits = 2048;
   std::optional<TlsFiles> tls;
+  // The node registration token file (node_token.h): every POST /node-events must present its token. Required
+  // unless allow_unauthenticated_node_events (the reference's open registration, for development only).
+  std::filesystem::path node_token_file;
+  bool allow_unauthenticated_node_events = false;
 
   // Health checks and grading (registry.h, health_checker.h).
   std::chrono::milliseconds health_interval{30'000};
@@ -65,7 +69,8 @@ std::string service_config_help();
 
 class Service {
  public:
-  // Loads the currency key (generating one of currency_key_bits if the file does not exist, as the banks do; an
+  // Loads the node token (kInvalidArgument without one unless allow_unauthenticated_node_events; a short or
+  // malformed token is refused), the currency key (generating one of currency_key_bits if the file does not exist, as the banks do; an
   // existing key is never replaced), opens and migrates the database's nonce table, and starts listening and
   // health-checking. On return the service is answering requests.
   static Result<std::unique_ptr<Service>> start(const ServiceConfig& config, crypto::KeyGenProgress progress = {});

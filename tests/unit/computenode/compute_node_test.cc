@@ -18,6 +18,7 @@
 #include "attest/verifier_policy.h"
 #include "attest/verify.h"
 #include "common/bytes.h"
+#include "common/random.h"
 #include "crypto/ed25519.h"
 #include "crypto/kem.h"
 #include "currency/badge.h"
@@ -68,6 +69,7 @@ class FakeRouter {
                                    if (parsed) {
                                      std::lock_guard lock(mutex_);
                                      events_.push_back(event);
+                                     authorizations_.emplace_back(req.headers().get("Authorization").value_or(""));
                                    }
                                    net::Headers headers;
                                    co_return co_await res.send(parsed ? 200 : 400, std::move(headers),
@@ -82,13 +84,25 @@ class FakeRouter {
     std::lock_guard lock(mutex_);
     return events_;
   }
+  // The Authorization header of each recorded event ("" when absent).
+  std::vector<std::string> authorizations() const {
+    std::lock_guard lock(mutex_);
+    return authorizations_;
+  }
 
  private:
   net::Runtime runtime_;
   std::unique_ptr<net::Server> server_;
   mutable std::mutex mutex_;
   std::vector<pb::NodeEvent> events_;
+  std::vector<std::string> authorizations_;
 };
+
+// The router token every test node presents (router/node_token.h), in each node's directory as router.token.
+const std::string& test_router_token() {
+  static const std::string token = to_hex(random_bytes(32));
+  return token;
+}
 
 // --- the client side ----------------------------------------------------------------------------------------------
 
@@ -308,7 +322,12 @@ std::unique_ptr<Node> start_node(const std::string& router_url, const json& extr
             {"heartbeat_interval_ms", 200},
             {"request_timeout_seconds", 30},
             {"threads", 2}};
-  if (!router_url.empty()) j["router_url"] = router_url;
+  if (!router_url.empty()) {
+    j["router_url"] = router_url;
+    EXPECT_TRUE(services::write_secret_file_atomically(*node->dir / "router.token",
+                                                       as_bytes(test_router_token() + "\n")));
+    j["router_token_file"] = "router.token";
+  }
   j.update(extra);
   auto config = parse_service_config(j, node->dir->path());
   EXPECT_TRUE(config) << config.error().to_string();
@@ -538,6 +557,8 @@ TEST_F(ComputeNodeTest, PingHealthAndMetrics) {
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
   EXPECT_EQ(json::parse(to_string(health->body)), json({{"status", "OK"}}));
+  // The node names itself, so that the router can tell that whoever answers is the node it registered.
+  EXPECT_EQ(health->headers.get("X-Node-ID"), std::optional<std::string_view>(node_->service->node_id()));
 
   // At least one answered request, so that the counters moved.
   ask(Chunking::kChunked, "/v1/completions", R"({"model":"openpcc-test-engine","prompt":"hi","max_tokens":1})");
@@ -557,6 +578,9 @@ TEST_F(ComputeNodeTest, RegisteredWithRoutingInfoAndEvidence) {
   }
   const auto events = router_->events();
   ASSERT_GE(events.size(), 2u);
+  for (const std::string& authorization : router_->authorizations()) {
+    EXPECT_EQ(authorization, "Bearer " + test_router_token());  // the router token, from router_token_file
+  }
   EXPECT_GE(node_->service->heartbeats_sent(), 1u);
   int64_t last_index = 0;
   for (const auto& event : events) {

@@ -31,6 +31,7 @@ TEST(ComputeNodeConfig, MinimalWithDefaults) {
   EXPECT_EQ(config->simulated_root, "/srv/node/simulated-root.pem");
   EXPECT_FALSE(config->image_manifest_bundle);
   EXPECT_EQ(config->router_url, "");
+  EXPECT_TRUE(config->router_token_file.empty());
   EXPECT_EQ(config->public_url, "");
   EXPECT_EQ(config->tags, (std::vector<std::string>{"llm", "model=openpcc-test-engine"}));
   EXPECT_EQ(config->heartbeat_interval, std::chrono::milliseconds(60'000));
@@ -44,6 +45,7 @@ TEST(ComputeNodeConfig, EverythingSet) {
   j["listen"] = "0.0.0.0:0";
   j["data_dir"] = "data";
   j["router_url"] = "http://127.0.0.1:8084";
+  j["router_token_file"] = "node.token";
   j["public_url"] = "http://10.0.0.5:8090/";
   j["tags"] = {"llm", "gpu=none", "llm"};
   j["models"] = {"b-model", "a-model", "b-model"};
@@ -64,6 +66,7 @@ TEST(ComputeNodeConfig, EverythingSet) {
   EXPECT_EQ(*config->image_manifest_bundle, "/abs/image.bundle.json");
   EXPECT_EQ(config->evidence_refresh.count(), 0);
   EXPECT_EQ(config->heartbeat_interval.count(), 250);
+  EXPECT_EQ(config->router_token_file, "/srv/node/data/node.token");
 }
 
 TEST(ComputeNodeConfig, Refusals) {
@@ -78,6 +81,8 @@ TEST(ComputeNodeConfig, Refusals) {
       {"model_path missing", [](json& j) { j.erase("model_path"); }},
       {"badge key missing", [](json& j) { j.erase("badge_public_key"); }},
       {"router_url not a url", [](json& j) { j["router_url"] = "router:8084"; }},
+      {"router_token_file without router_url", [](json& j) { j["router_token_file"] = "node.token"; }},
+      {"router_token_file not a string", [](json& j) { j["router_token_file"] = 1; }},
       {"public_url without slash", [](json& j) { j["public_url"] = "http://10.0.0.5:8090"; }},
       {"public_url not http", [](json& j) { j["public_url"] = "ftp://x/"; }},
       {"all addresses without public_url", [](json& j) { j["listen"] = "0.0.0.0:8090"; }},
@@ -110,7 +115,9 @@ TEST(ComputeNodeConfig, ExampleParses) {
   auto config = parse(j);
   ASSERT_TRUE(config) << config.error().to_string();
   EXPECT_EQ(config->router_url, "http://127.0.0.1:8084");
+  EXPECT_EQ(config->router_token_file, "/srv/node/node.token");
   EXPECT_FALSE(service_config_help().empty());
+  EXPECT_NE(service_config_help().find("router_token_file"), std::string::npos);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ NodeAgentConfig agent_config(const RouterFixture& router, const FakeNode& node) 
   config.routing_info.add_tags("model=test");
   config.routing_info.mutable_evidence()->add_items()->set_data("first evidence");
   config.interval = std::chrono::milliseconds(100);
+  config.token = SecretBytes(as_bytes(router.token()));
   return config;
 }
 
@@ -87,7 +88,7 @@ TEST(NodeAgent, KeepsTryingWhileTheRouterIsAway) {
   router.service().shutdown(std::chrono::milliseconds(100));
   auto client = net::Client::create();
   ASSERT_TRUE(client);
-  auto agent = NodeAgent::start(runtime, config, *client);
+  auto agent = NodeAgent::start(runtime, std::move(config), *client);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(agent->heartbeats_sent(), 0u);
   router.restart();  // the router comes (back) up on the same port

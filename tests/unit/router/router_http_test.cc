@@ -66,6 +66,7 @@ TEST_F(RouterHttpTest, NodeEventsAreValidated) {
   EXPECT_EQ(router_.post_event(good, "text/plain").status, 415);
   net::Headers h;
   h.set("Content-Type", "application/octet-stream");
+  h.set("Authorization", "Bearer " + router_.token());
   auto garbage = net::fetch_blocking(
       net::ClientRequest("POST", router_.url() + "/node-events", to_bytes("\xff\xff\xff"), std::move(h)));
   ASSERT_TRUE(garbage);

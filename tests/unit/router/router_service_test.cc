@@ -14,8 +14,17 @@ namespace fs = std::filesystem;
 using testkit::FakeNode;
 using testkit::RouterFixture;
 
-nlohmann::json parse(const std::string& text) {
+nlohmann::json parse_raw(const std::string& text) {
   return nlohmann::json::parse(text, nullptr, false, /*ignore_comments=*/true);
+}
+
+// The configs here name a node token file unless they say something about it (or are not an object).
+nlohmann::json parse(const std::string& text) {
+  nlohmann::json json = parse_raw(text);
+  if (json.is_object() && !json.contains("node_token_file") && !json.contains("allow_unauthenticated_node_events")) {
+    json["node_token_file"] = "node.token";
+  }
+  return json;
 }
 
 std::string error_of(const Result<ServiceConfig>& r) { return r ? std::string("(ok)") : r.error().message; }
@@ -48,6 +57,8 @@ TEST(RouterConfig, ExampleParsesToTheDocumentedDefaults) {
   EXPECT_EQ(cfg->threads, 2u);
   EXPECT_EQ(cfg->storage_threads, 4u);
   EXPECT_EQ(cfg->log_level, "info");
+  EXPECT_EQ(cfg->node_token_file, fs::path("/srv/router/node.token"));
+  EXPECT_FALSE(cfg->allow_unauthenticated_node_events);
 }
 
 TEST(RouterConfig, MinimalConfigAndDevSettings) {
@@ -103,7 +114,7 @@ TEST(RouterConfig, HelpNamesEveryKeyOfTheExample) {
         "timeout_ms", "retries", "window_seconds", "min_checks", "failure_streak", "min_success_rate",
         "node_max_age_seconds", "max_manifests", "node_requests", "connect_timeout_ms", "timeout_seconds", "limits",
         "max_request_bytes", "max_event_bytes", "max_nodes", "max_connections", "threads", "storage_threads",
-        "log_level"}) {
+        "log_level", "node_token_file", "allow_unauthenticated_node_events"}) {
     EXPECT_NE(help.find(key), std::string::npos) << key;
     EXPECT_NE(example_service_config().find(std::string("\"") + key + "\""), std::string::npos) << key;
   }
@@ -117,7 +128,9 @@ TEST(RouterService, RefusesAKeyOthersCanRead) {
     out << testkit::test_key_pem();
   }
   ::chmod(key.c_str(), 0644);
-  auto cfg = parse_service_config(parse(R"({"listen": "127.0.0.1:0", "database": "sqlite:money.db"})"), dir.path());
+  auto cfg = parse_service_config(
+      parse(R"({"listen": "127.0.0.1:0", "database": "sqlite:money.db", "allow_unauthenticated_node_events": true})"),
+      dir.path());
   ASSERT_TRUE(cfg);
   auto service = Service::start(*cfg);
   ASSERT_FALSE(service);

@@ -76,6 +76,7 @@ struct NodeBehaviour {
 class FakeNode {
  public:
   explicit FakeNode(net::Runtime& runtime) : state_(std::make_shared<State>()) {
+    state_->health_node_id = id;
     net::ServerConfig config;
     config.name = "fake-node";
     auto state = state_;
@@ -97,6 +98,11 @@ class FakeNode {
     state_->behaviour = std::move(behaviour);
   }
   void set_healthy(bool healthy) { state_->healthy = healthy; }
+  // What /_health says in X-Node-ID: the node's id by default; nullopt leaves the header out.
+  void set_health_node_id(std::optional<std::string> node_id) {
+    std::lock_guard lock(state_->mutex);
+    state_->health_node_id = std::move(node_id);
+  }
 
   std::vector<ReceivedRequest> received() const {
     std::lock_guard lock(state_->mutex);
@@ -121,6 +127,7 @@ class FakeNode {
     mutable std::mutex mutex;
     NodeBehaviour behaviour;
     std::vector<ReceivedRequest> received;
+    std::optional<std::string> health_node_id;
     std::atomic<bool> healthy{true};
     std::atomic<size_t> health_checks{0};
     std::atomic<bool> gate{false};
@@ -133,6 +140,10 @@ class FakeNode {
       state->health_checks.fetch_add(1);
       net::Headers h;
       h.set("Content-Type", "application/json");
+      {
+        std::lock_guard lock(state->mutex);
+        if (state->health_node_id) h.set(kNodeIdHeader, *state->health_node_id);
+      }
       co_return co_await res.send(state->healthy ? 200 : 503, std::move(h), std::string_view("{\"status\":\"OK\"}"));
     }
     auto body = co_await req.read_all();
@@ -192,13 +203,15 @@ class FakeNode {
 inline nlohmann::json router_config_json() {
   return nlohmann::json::parse(R"({
     "listen": "127.0.0.1:0", "database": "sqlite:money.db", "currency_key": "currency.key",
+    "node_token_file": "node.token",
     "health": {"interval_ms": 60000, "timeout_ms": 1000, "retries": 1, "min_checks": 1},
     "node_requests": {"connect_timeout_ms": 1000, "timeout_seconds": 5},
     "limits": {"max_request_bytes": 65536},
     "threads": 2, "storage_threads": 2, "log_level": "warn"})");
 }
 
-// A router over a fresh money database, plus the issuer (same key) to mint credits and a verifier for refunds.
+// A router over a fresh money database, plus the issuer (same key) to mint credits and a verifier for refunds. The
+// node token file node.token (a fresh token) is written in the router's directory; post_event presents it.
 class RouterFixture {
  public:
   explicit RouterFixture(nlohmann::json config = router_config_json()) : dir_("openpcc-router-test") {
@@ -208,6 +221,11 @@ class RouterFixture {
       out << test_key_pem();
     }
     ::chmod(key.c_str(), 0600);
+    {
+      std::ofstream out(dir_ / "node.token");
+      out << token_ << "\n";
+    }
+    ::chmod((dir_ / "node.token").c_str(), 0600);
     auto cfg = parse_service_config(config, dir_.path());
     EXPECT_TRUE(cfg) << cfg.error().to_string();
     if (!cfg) return;
@@ -254,9 +272,19 @@ class RouterFixture {
     return *credit;
   }
 
+  // The node token in node.token (hex text).
+  const std::string& token() const { return token_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+
   net::ClientResponse post_event(const pb::NodeEvent& event, std::string content_type = "application/octet-stream") {
+    return post_event_with(event, "Bearer " + token_, std::move(content_type));
+  }
+  // POST /node-events with the given Authorization header (nullopt: none).
+  net::ClientResponse post_event_with(const pb::NodeEvent& event, std::optional<std::string> authorization,
+                                      std::string content_type = "application/octet-stream") {
     net::Headers h;
     h.set("Content-Type", content_type);
+    if (authorization) h.set("Authorization", *authorization);
     auto r = net::fetch_blocking(
         net::ClientRequest("POST", url() + "/node-events", to_bytes(event.SerializeAsString()), std::move(h)));
     EXPECT_TRUE(r) << r.error().to_string();
@@ -305,6 +333,7 @@ class RouterFixture {
 
  private:
   openpcc::test_support::TempDir dir_;
+  const std::string token_ = to_hex(random_bytes(32));
   ServiceConfig config_;
   uint16_t port_ = 0;
   std::unique_ptr<Service> service_;
