@@ -11,8 +11,10 @@
 //   node       only ciphertext on the wire (the node decrypts inside its process, with its TPM)
 //   engine     the marker in plaintext: the only party besides the node
 //
-// Also: a node whose evidence fails the client's policy gets no request, and a request for a model that no verified
-// node serves fails with a clear error before anything is paid or sent to the router.
+// Also: a node whose evidence fails the client's policy gets no request, a request for a model that no verified
+// node serves fails with a clear error before anything is paid or sent to the router, and the sizes of a streamed
+// answer's chunks on the way back (what the relay sees) do not show how long each token is (the node pads the
+// engine's answer: services/computenode/response_padding.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,6 +28,7 @@
 
 #include "common/bytes.h"
 #include "common/random.h"
+#include "common/varint.h"
 #include "currency/badge.h"
 #include "devstack/dev_stack.h"
 #include "services/common/key_files.h"
@@ -55,6 +58,100 @@ bool contains_ci(std::string haystack, std::string needle) {
 // would carry).
 int port_of(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
 
+// The HTTP/1.1 messages in one direction of a connection (Content-Length or chunked bodies; incomplete ones left
+// out): the head as text, the body decoded.
+struct HttpMessage {
+  std::string head;
+  std::string body;
+};
+
+std::vector<HttpMessage> http_messages(const std::string& stream) {
+  std::vector<HttpMessage> out;
+  size_t at = 0;
+  while (at < stream.size()) {
+    const size_t head_end = stream.find("\r\n\r\n", at);
+    if (head_end == std::string::npos) break;
+    HttpMessage message;
+    message.head = stream.substr(at, head_end - at);
+    at = head_end + 4;
+    std::string lower = message.head;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (lower.find("transfer-encoding: chunked") != std::string::npos) {
+      for (;;) {
+        const size_t line_end = stream.find("\r\n", at);
+        if (line_end == std::string::npos) return out;
+        const size_t size = std::stoul(stream.substr(at, line_end - at), nullptr, 16);
+        at = line_end + 2;
+        if (size == 0) {  // trailers up to a blank line
+          const size_t trailers_end = stream.find("\r\n", at) == at ? at : stream.find("\r\n\r\n", at);
+          if (trailers_end == std::string::npos) return out;
+          at = trailers_end == at ? at + 2 : trailers_end + 4;
+          break;
+        }
+        if (at + size + 2 > stream.size()) return out;
+        message.body += stream.substr(at, size);
+        at += size + 2;
+      }
+    } else if (const size_t cl = lower.find("content-length: "); cl != std::string::npos) {
+      const size_t length = std::stoul(lower.substr(cl + 16));
+      if (at + length > stream.size()) return out;
+      message.body = stream.substr(at, length);
+      at += length;
+    }
+    out.push_back(std::move(message));
+  }
+  return out;
+}
+
+// The ciphertext lengths of the non-final chunks of a chunked response stream with a 16-byte response nonce: a
+// chunked OHTTP response (AES-128-GCM) or a compute node's chunked response (draft-ietf-ohai-chunked-ohttp framing:
+// varint(L) ‖ L bytes each, then varint(0) ‖ the final chunk).
+std::vector<uint64_t> chunk_lengths(const std::string& body) {
+  std::vector<uint64_t> lengths;
+  size_t at = 16;
+  while (at < body.size()) {
+    auto length = peek_varint(as_bytes(std::string_view(body).substr(at)));
+    if (!length || length->value == 0) break;
+    lengths.push_back(length->value);
+    at += length->size + length->value;
+  }
+  return lengths;
+}
+
+// The bytes of a compute node's chunked response stream, from its non-final chunk lengths: the 16-byte response
+// nonce, each varint(L) ‖ L, and the final chunk (varint(0) ‖ an empty plaintext's 16-byte tag).
+uint64_t node_stream_bytes(const std::vector<uint64_t>& chunks) {
+  uint64_t total = 16 + 1 + 16;
+  for (auto length : chunks) total += varint_size(length) + length;
+  return total;
+}
+
+// The bytes of the node's stream that a chunked OHTTP response carried, from its non-final chunk lengths: the first
+// chunk is the inner response head and the last the end of the BHTTP message (trailers); every other one is a BHTTP
+// content chunk varint(m) ‖ m of m bytes read from the router, sealed (+ 16).
+uint64_t relay_carried_bytes(const std::vector<uint64_t>& chunks) {
+  uint64_t total = 0;
+  for (size_t i = 1; i + 1 < chunks.size(); ++i) {
+    const uint64_t plaintext = chunks[i] - 16;
+    total += plaintext <= 64 ? plaintext - 1 : (plaintext <= 16385 ? plaintext - 2 : plaintext - 4);
+  }
+  return total;
+}
+
+// The chunk plaintext sizes a node produces for padded pieces of up to 16 blocks of 256 bytes: a piece of n bytes is
+// BHTTP-encoded (varint(n) ‖ n) and sealed in chunks of at most 514 bytes of plaintext.
+std::vector<uint64_t> padded_node_chunk_plaintexts() {
+  std::vector<uint64_t> out;
+  for (size_t n = 256; n <= 16 * 256; n += 256) {
+    for (size_t left = varint_size(n) + n; left > 0;) {
+      const size_t plain = std::min<size_t>(left, 514);
+      out.push_back(plain);
+      left -= plain;
+    }
+  }
+  return out;
+}
+
 class PrivacyTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -63,7 +160,7 @@ class PrivacyTest : public ::testing::Test {
     options.data_dir = dir_->path() / "stack";
     options.nodes = 2;
     options.binary = OPENPCC_BINARY;
-    options.token_delay_ms = 0;
+    options.token_delay_ms = 25;       // tokens apart in time, so that each streamed token is a piece of its own
     options.currency_key_bits = 1024;  // faster key generation; the size does not matter to these tests
     options.authbank_tls = false;      // so that the tap can read what the AuthBank receives
     options.quiet = true;
@@ -261,6 +358,113 @@ TEST_F(PrivacyTest, AModelNoVerifiedNodeServesFailsBeforeAnythingIsSpent) {
   const std::string router_after = tap("router").received().substr(router_before);
   EXPECT_FALSE(contains_ci(router_after, "application/confsec")) << "a compute request reached the router";
   EXPECT_FALSE(contains_ci(router_after, "x-routing-info"));
+}
+
+TEST_F(PrivacyTest, ResponseChunkSizesDoNotShowTokenLengths) {
+  // Two answers with as many tokens (the test engine echoes the prompt's words), of very different lengths.
+  const std::string short_words = "a b c d e f";
+  const std::string long_words = "Pneumonoultram Floccinaucinih Antidisestabli Supercalifrag Incomprehensi Otorhinolaryn";
+  const std::vector<std::string> extra{"--max-tokens", "8", "--json"};
+  const std::vector<uint64_t> padded_set = padded_node_chunk_plaintexts();
+
+  // How much each connection of a tap has sent so far (connections are kept alive between requests).
+  auto sent_sizes = [&](const std::string& service) {
+    std::vector<size_t> sizes;
+    for (const auto& c : tap(service).connections()) sizes.push_back(c.sent.size());
+    return sizes;
+  };
+  // The chunk lengths of the longest chunked response of a kind that `service` sent since `before`.
+  auto longest_response = [&](const std::string& service, const std::vector<size_t>& before,
+                              const std::string& media_type) {
+    std::vector<uint64_t> longest;
+    const auto connections = tap(service).connections();
+    for (size_t i = 0; i < connections.size(); ++i) {
+      const size_t from = i < before.size() ? before[i] : 0;
+      for (const auto& message : http_messages(connections[i].sent.substr(from))) {
+        if (!contains_ci(message.head, media_type)) continue;
+        auto lengths = chunk_lengths(message.body);
+        if (lengths.size() > longest.size()) longest = std::move(lengths);
+      }
+    }
+    return longest;
+  };
+  struct Seen {
+    std::vector<uint64_t> relay;  // OHTTP chunks the relay passed back (what the relay, and any observer, sees)
+    std::vector<uint64_t> node;   // the node's sealed chunks (what the router and the gateway see)
+    std::string answer;           // the raw SSE stream the client printed
+  };
+  auto run = [&](const std::string& prompt) {
+    const auto relay_before = sent_sizes("relay");
+    const auto node1_before = sent_sizes("node-1");
+    const auto node2_before = sent_sizes("node-2");
+    Seen seen;
+    auto out = chat(prompt, extra);
+    EXPECT_EQ(out.status, 0) << out.out;
+    seen.answer = out.out;
+    seen.relay = longest_response("relay", relay_before, "message/ohttp-chunked-res");
+    seen.node = longest_response("node-1", node1_before, "application/confsec-chunked-res");
+    if (seen.node.empty()) seen.node = longest_response("node-2", node2_before, "application/confsec-chunked-res");
+    return seen;
+  };
+  auto describe = [](const std::vector<uint64_t>& v) {
+    std::string s;
+    for (auto x : v) s += std::to_string(x) + " ";
+    return s;
+  };
+
+  // Strict on every run: each chunk of the answer's body leaves the node at a padded size (the node's framing has
+  // explicit lengths, so TCP does not blur this). Chunks: the inner head, the body pieces, the end of the BHTTP
+  // message.
+  //
+  // Same sequence for both answers, at the node and at the relay: the test engine writes its closing events (finish,
+  // usage, [DONE]) right after the last token, so the node sometimes reads them with it in one piece and sometimes
+  // not — a difference in timing, not in the tokens' lengths, which a retry tells apart: a length leak fails every run.
+  std::string last_failure;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const Seen short_seen = run("Please repeat " + short_words);
+    const Seen long_seen = run("Please repeat " + long_words);
+    // The client read the padded stream as the engine's: every word, the padding as SSE comment events.
+    EXPECT_TRUE(contains(short_seen.answer, "\"content\":\" a\"")) << short_seen.answer;
+    EXPECT_TRUE(contains(long_seen.answer, "\"content\":\" Floccinaucinih\"")) << long_seen.answer;
+    EXPECT_TRUE(contains(long_seen.answer, "\n\n:")) << "padding comments in the raw stream: " << long_seen.answer;
+    ASSERT_GE(short_seen.node.size(), 11u) << "a head, 8 token pieces and the end: " << describe(short_seen.node);
+    ASSERT_GE(long_seen.node.size(), 11u) << describe(long_seen.node);
+    for (const Seen* seen : {&short_seen, &long_seen}) {
+      for (size_t i = 1; i + 1 < seen->node.size(); ++i) {
+        const uint64_t plaintext = seen->node[i] - 16;
+        EXPECT_NE(std::find(padded_set.begin(), padded_set.end(), plaintext), padded_set.end())
+            << "node chunk " << i << " of " << seen->node[i] << " bytes is not a padded size: " << describe(seen->node);
+      }
+    }
+    ASSERT_GE(short_seen.relay.size(), 11u) << describe(short_seen.relay);
+
+    // The relay sees the node's stream re-cut by the gateway's reads (a gateway chunk per read from the router):
+    // its body chunks carry exactly the node's bytes, nothing else, so their sizes come from padded sizes and
+    // timing only. (Which reads the gateway gets depends on TCP, so the cuts themselves are not compared.)
+    for (const Seen* seen : {&short_seen, &long_seen}) {
+      EXPECT_EQ(relay_carried_bytes(seen->relay), node_stream_bytes(seen->node))
+          << "relay [" << describe(seen->relay) << "] node [" << describe(seen->node) << "]";
+    }
+
+    std::string failure;
+    // The head, the role event and the 8 tokens (25 ms apart: a piece each) are the same size for both answers.
+    const std::vector<uint64_t> short_tokens(short_seen.node.begin(), short_seen.node.begin() + 10);
+    const std::vector<uint64_t> long_tokens(long_seen.node.begin(), long_seen.node.begin() + 10);
+    if (short_tokens != long_tokens) {
+      failure += "token chunks differ: short [" + describe(short_seen.node) + "] long [" + describe(long_seen.node) +
+                 "] ";
+    }
+    // So is the whole answer, unless the closing events came in pieces cut differently (timing).
+    if (short_seen.node != long_seen.node || relay_carried_bytes(short_seen.relay) != relay_carried_bytes(long_seen.relay)) {
+      failure += "answers differ: short [" + describe(short_seen.node) + "] long [" + describe(long_seen.node) + "] ";
+    }
+    if (failure.empty()) {
+      last_failure.clear();
+      break;
+    }
+    last_failure = failure;
+  }
+  EXPECT_TRUE(last_failure.empty()) << last_failure;
 }
 
 }  // namespace
