@@ -49,6 +49,7 @@ constexpr char kExample[] = R"({
   "evidence_refresh_seconds": 21600,   // a fresh quote this often; 0 = only at boot
   "request_timeout_seconds": 300,      // per request, the engine's answer included
   "max_request_bytes": 1310720,        // encrypted request body
+  "response_padding_block": 256,       // answers padded to multiples of this before sealing (0 = off)
   "max_connections": 1024,
   "threads": 2,                        // network threads
   "log_level": "info"                  // trace, debug, info, warn, error, off
@@ -96,6 +97,9 @@ constexpr char kHelp[] =
     "  request_timeout_seconds   the longest a request may take, the engine's answer included (default 300)\n"
     "  max_request_bytes         the largest encrypted request body (default 1310720: a 1 MiB prompt body plus\n"
     "                            headers and framing)\n"
+    "  response_padding_block    the engine's answer is padded inside its own syntax (SSE comments, JSON\n"
+    "                            whitespace) to multiples of this many bytes before it is sealed, so that chunk\n"
+    "                            sizes do not show token lengths (default 256; 0 = off; at most 65536)\n"
     "  max_connections           concurrent connections (default 1024)\n"
     "  threads                   network threads (default 2)\n"
     "  log_level                 trace, debug, info, warn, error or off (default info). Requests are logged\n"
@@ -134,6 +138,8 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   out.request_timeout = std::chrono::seconds(cfg.integer("request_timeout_seconds", 300, 1, 86'400));
   out.max_request_bytes = static_cast<size_t>(
       cfg.integer("max_request_bytes", static_cast<int64_t>(kDefaultMaxRequestBytes), 64 << 10, 64 << 20));
+  out.response_padding_block = static_cast<size_t>(cfg.integer("response_padding_block", static_cast<int64_t>(kDefaultResponsePaddingBlock), 0,
+                                                                static_cast<int64_t>(kMaxResponsePaddingBlock)));
   out.max_connections = static_cast<size_t>(cfg.integer("max_connections", 1024, 1, 1 << 20));
   out.threads = static_cast<unsigned>(cfg.integer("threads", 2, 1, 256));
   out.log_level = cfg.string("log_level", "info");

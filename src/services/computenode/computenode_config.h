@@ -20,6 +20,7 @@
 //     "evidence_refresh_seconds": 21600,            // a fresh quote this often (0 = never)
 //     "request_timeout_seconds": 300,               // per request, engine included
 //     "max_request_bytes": 1310720,                 // encrypted request body (1 MiB prompt + framing)
+//     "response_padding_block": 256,                // answers padded to multiples of this before sealing; 0 = off
 //     "max_connections": 1024,
 //     "threads": 2,
 //     "log_level": "info"
@@ -37,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "services/computenode/response_padding.h"
 
 namespace openpcc::computenode {
 
@@ -62,6 +64,7 @@ struct ServiceConfig {
   std::chrono::seconds evidence_refresh{21'600};  // 0 = never
   std::chrono::seconds request_timeout{300};
   size_t max_request_bytes = kDefaultMaxRequestBytes;
+  size_t response_padding_block = kDefaultResponsePaddingBlock;  // response_padding.h; 0 = off
   size_t max_connections = 1024;
   unsigned threads = 2;
   std::string log_level = "info";

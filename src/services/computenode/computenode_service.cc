@@ -120,6 +120,7 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config,
                                                         RequestValidator(*badge_key, config.models), *state->pool,
                                                         *state->metrics);
   state->context->request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.request_timeout);
+  state->context->response_padding_block = config.response_padding_block;
   // Chosen before the server starts: /_health names it (X-Node-ID) from the first check on.
   state->node_id = router::new_uuid_v7();
   state->context->node_id = state->node_id;
