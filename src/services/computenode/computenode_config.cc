@@ -138,8 +138,9 @@ Result<ServiceConfig> parse_service_config(const nlohmann::json& json, const fs:
   out.request_timeout = std::chrono::seconds(cfg.integer("request_timeout_seconds", 300, 1, 86'400));
   out.max_request_bytes = static_cast<size_t>(
       cfg.integer("max_request_bytes", static_cast<int64_t>(kDefaultMaxRequestBytes), 64 << 10, 64 << 20));
-  out.response_padding_block = static_cast<size_t>(cfg.integer("response_padding_block", static_cast<int64_t>(kDefaultResponsePaddingBlock), 0,
-                                                                static_cast<int64_t>(kMaxResponsePaddingBlock)));
+  out.response_padding_block = static_cast<size_t>(
+      cfg.integer("response_padding_block", static_cast<int64_t>(kDefaultResponsePaddingBlock), 0,
+                  static_cast<int64_t>(kMaxResponsePaddingBlock)));
   out.max_connections = static_cast<size_t>(cfg.integer("max_connections", 1024, 1, 1 << 20));
   out.threads = static_cast<unsigned>(cfg.integer("threads", 2, 1, 256));
   out.log_level = cfg.string("log_level", "info");
