@@ -14,7 +14,8 @@
 // Also: a node whose evidence fails the client's policy gets no request, a request for a model that no verified
 // node serves fails with a clear error before anything is paid or sent to the router, and the sizes of a streamed
 // answer's chunks on the way back (what the relay sees) do not show how long each token is (the node pads the
-// engine's answer: services/computenode/response_padding.h).
+// engine's answer: services/computenode/response_padding.h; with the padding turned off, the control test sees them
+// differ).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -232,6 +233,62 @@ class PrivacyTest : public ::testing::Test {
     return *header;
   }
 
+  // How much each connection of a tap has sent so far (connections are kept alive between requests).
+  static std::vector<size_t> sent_sizes(const std::string& service) {
+    std::vector<size_t> sizes;
+    for (const auto& c : tap(service).connections()) sizes.push_back(c.sent.size());
+    return sizes;
+  }
+
+  // The chunk lengths of the longest chunked response of a kind that `service` sent since `before`.
+  static std::vector<uint64_t> longest_response(const std::string& service, const std::vector<size_t>& before,
+                                                const std::string& media_type) {
+    std::vector<uint64_t> longest;
+    const auto connections = tap(service).connections();
+    for (size_t i = 0; i < connections.size(); ++i) {
+      const size_t from = i < before.size() ? before[i] : 0;
+      for (const auto& message : http_messages(connections[i].sent.substr(from))) {
+        if (!contains_ci(message.head, media_type)) continue;
+        auto lengths = chunk_lengths(message.body);
+        if (lengths.size() > longest.size()) longest = std::move(lengths);
+      }
+    }
+    return longest;
+  }
+
+  struct Seen {
+    std::vector<uint64_t> relay;  // OHTTP chunks the relay passed back (what the relay, and any observer, sees)
+    std::vector<uint64_t> node;   // the node's sealed chunks (what the router and the gateway see)
+    std::string answer;           // the raw SSE stream the client printed
+  };
+
+  // One streamed chat of 8 tokens, and what the relay and the node sent back for it.
+  static Seen streamed_chat(const std::string& prompt) {
+    const auto relay_before = sent_sizes("relay");
+    const auto node1_before = sent_sizes("node-1");
+    const auto node2_before = sent_sizes("node-2");
+    Seen seen;
+    auto out = chat(prompt, {"--max-tokens", "8", "--json"});
+    EXPECT_EQ(out.status, 0) << out.out;
+    seen.answer = out.out;
+    seen.relay = longest_response("relay", relay_before, "message/ohttp-chunked-res");
+    seen.node = longest_response("node-1", node1_before, "application/confsec-chunked-res");
+    if (seen.node.empty()) seen.node = longest_response("node-2", node2_before, "application/confsec-chunked-res");
+    return seen;
+  }
+
+  static std::string describe(const std::vector<uint64_t>& v) {
+    std::string s;
+    for (auto x : v) s += std::to_string(x) + " ";
+    return s;
+  }
+
+  // Two prompts whose answers have as many tokens (the test engine echoes the prompt's words), of very different
+  // lengths.
+  static constexpr std::string_view kShortWords = "Please repeat a b c d e f";
+  static constexpr std::string_view kLongWords =
+      "Please repeat Pneumonoultram Floccinaucinih Antidisestabli Supercalifrag Incomprehensi Otorhinolaryn";
+
   static test_support::TempDir* dir_;
   static devstack::DevStack* stack_;
   static std::map<std::string, std::unique_ptr<TapProxy>>* taps_;
@@ -361,56 +418,8 @@ TEST_F(PrivacyTest, AModelNoVerifiedNodeServesFailsBeforeAnythingIsSpent) {
 }
 
 TEST_F(PrivacyTest, ResponseChunkSizesDoNotShowTokenLengths) {
-  // Two answers with as many tokens (the test engine echoes the prompt's words), of very different lengths.
-  const std::string short_words = "a b c d e f";
-  const std::string long_words = "Pneumonoultram Floccinaucinih Antidisestabli Supercalifrag Incomprehensi Otorhinolaryn";
-  const std::vector<std::string> extra{"--max-tokens", "8", "--json"};
   const std::vector<uint64_t> padded_set = padded_node_chunk_plaintexts();
 
-  // How much each connection of a tap has sent so far (connections are kept alive between requests).
-  auto sent_sizes = [&](const std::string& service) {
-    std::vector<size_t> sizes;
-    for (const auto& c : tap(service).connections()) sizes.push_back(c.sent.size());
-    return sizes;
-  };
-  // The chunk lengths of the longest chunked response of a kind that `service` sent since `before`.
-  auto longest_response = [&](const std::string& service, const std::vector<size_t>& before,
-                              const std::string& media_type) {
-    std::vector<uint64_t> longest;
-    const auto connections = tap(service).connections();
-    for (size_t i = 0; i < connections.size(); ++i) {
-      const size_t from = i < before.size() ? before[i] : 0;
-      for (const auto& message : http_messages(connections[i].sent.substr(from))) {
-        if (!contains_ci(message.head, media_type)) continue;
-        auto lengths = chunk_lengths(message.body);
-        if (lengths.size() > longest.size()) longest = std::move(lengths);
-      }
-    }
-    return longest;
-  };
-  struct Seen {
-    std::vector<uint64_t> relay;  // OHTTP chunks the relay passed back (what the relay, and any observer, sees)
-    std::vector<uint64_t> node;   // the node's sealed chunks (what the router and the gateway see)
-    std::string answer;           // the raw SSE stream the client printed
-  };
-  auto run = [&](const std::string& prompt) {
-    const auto relay_before = sent_sizes("relay");
-    const auto node1_before = sent_sizes("node-1");
-    const auto node2_before = sent_sizes("node-2");
-    Seen seen;
-    auto out = chat(prompt, extra);
-    EXPECT_EQ(out.status, 0) << out.out;
-    seen.answer = out.out;
-    seen.relay = longest_response("relay", relay_before, "message/ohttp-chunked-res");
-    seen.node = longest_response("node-1", node1_before, "application/confsec-chunked-res");
-    if (seen.node.empty()) seen.node = longest_response("node-2", node2_before, "application/confsec-chunked-res");
-    return seen;
-  };
-  auto describe = [](const std::vector<uint64_t>& v) {
-    std::string s;
-    for (auto x : v) s += std::to_string(x) + " ";
-    return s;
-  };
 
   // Strict on every run: each chunk of the answer's body leaves the node at a padded size (the node's framing has
   // explicit lengths, so TCP does not blur this). Chunks: the inner head, the body pieces, the end of the BHTTP
@@ -421,8 +430,8 @@ TEST_F(PrivacyTest, ResponseChunkSizesDoNotShowTokenLengths) {
   // not — a difference in timing, not in the tokens' lengths, which a retry tells apart: a length leak fails every run.
   std::string last_failure;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    const Seen short_seen = run("Please repeat " + short_words);
-    const Seen long_seen = run("Please repeat " + long_words);
+    const Seen short_seen = streamed_chat(std::string(kShortWords));
+    const Seen long_seen = streamed_chat(std::string(kLongWords));
     // The client read the padded stream as the engine's: every word, the padding as SSE comment events.
     EXPECT_TRUE(contains(short_seen.answer, "\"content\":\" a\"")) << short_seen.answer;
     EXPECT_TRUE(contains(long_seen.answer, "\"content\":\" Floccinaucinih\"")) << long_seen.answer;
@@ -465,6 +474,47 @@ TEST_F(PrivacyTest, ResponseChunkSizesDoNotShowTokenLengths) {
     last_failure = failure;
   }
   EXPECT_TRUE(last_failure.empty()) << last_failure;
+}
+
+TEST_F(PrivacyTest, WithoutPaddingTheChunkSizesShowTokenLengths) {
+  // The control for the test above: with response_padding_block 0 the same two answers leave the node in chunks
+  // whose sizes differ with the tokens' lengths — what the padding is there to hide.
+  for (const char* node : {"node-1", "node-2"}) {
+    const auto config_path = stack_->data_dir() / node / "node.json";
+    nlohmann::json config;
+    {
+      std::ifstream in(config_path);
+      in >> config;
+    }
+    config["response_padding_block"] = 0;
+    {
+      std::ofstream out(config_path);
+      out << config.dump(2);
+    }
+    ASSERT_TRUE(stack_->restart(node));
+  }
+  ASSERT_TRUE(stack_->wait_until_routable(2, std::chrono::seconds(60)));
+
+  const Seen short_seen = streamed_chat(std::string(kShortWords));
+  const Seen long_seen = streamed_chat(std::string(kLongWords));
+  ASSERT_GE(short_seen.node.size(), 11u) << describe(short_seen.node);
+  ASSERT_GE(long_seen.node.size(), 11u) << describe(long_seen.node);
+  EXPECT_FALSE(contains(long_seen.answer, "\n\n:")) << "no padding comments: " << long_seen.answer;
+  // The echoed words' chunks are longer for the long words, and not at padded sizes. (Unpadded, an event may also
+  // come in two pieces, so chunks are not compared one by one.)
+  uint64_t short_total = 0, long_total = 0;
+  for (auto length : short_seen.node) short_total += length;
+  for (auto length : long_seen.node) long_total += length;
+  EXPECT_NE(short_seen.node, long_seen.node);
+  EXPECT_GE(long_total, short_total + 4 * 10) << "4 echoed words, each at least 10 bytes longer: short ["
+                                              << describe(short_seen.node) << "] long [" << describe(long_seen.node)
+                                              << "]";
+  const std::vector<uint64_t> padded_set = padded_node_chunk_plaintexts();
+  size_t unpadded = 0;
+  for (size_t i = 1; i + 1 < long_seen.node.size(); ++i) {
+    unpadded += std::find(padded_set.begin(), padded_set.end(), long_seen.node[i] - 16) == padded_set.end();
+  }
+  EXPECT_GE(unpadded, 4u) << describe(long_seen.node);
 }
 
 }  // namespace
