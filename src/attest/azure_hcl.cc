@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.h"
 #include "common/secure.h"
 #include "crypto/sha256.h"
 
@@ -120,12 +121,10 @@ Result<AzureHclReport> parse_azure_hcl_report(ByteSpan blob) {
   }
   const ByteSpan json_bytes = blob.subspan(kJsonOffset, json_size);
   out.runtime_json = openpcc::to_string(json_bytes);
-  // nlohmann::json stops at a NUL as if the input ended; the hashed bytes must be exactly the JSON text.
-  if (out.runtime_json.find('\0') != std::string::npos) {
-    return hcl_error(ErrorCode::kDecode, "runtime data holds a NUL byte");
-  }
-
-  const json doc = json::parse(out.runtime_json, nullptr, /*allow_exceptions=*/false);
+  // The hashed bytes must be exactly the JSON text: parse_json refuses a NUL (where nlohmann alone would stop).
+  auto runtime_doc = parse_json(out.runtime_json);
+  if (!runtime_doc) return hcl_error(ErrorCode::kDecode, "runtime data: " + runtime_doc.error().message);
+  const json& doc = *runtime_doc;
   if (!doc.is_object()) return hcl_error(ErrorCode::kDecode, "runtime data is not a JSON object");
   auto user_data = string_member(doc, "user-data", "runtime data");
   if (!user_data) return std::unexpected(user_data.error());

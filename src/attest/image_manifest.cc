@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <set>
-#include <vector>
+
+#include "common/json_parse.h"
 
 namespace openpcc::attest {
 
@@ -21,33 +21,10 @@ std::unexpected<Error> manifest_error(std::string message) {
 }
 
 // nlohmann keeps the last of repeated keys; a signed document must not mean different things to different parsers,
-// so repeated keys (and absurd nesting) make the parse fail.
+// so repeated keys (and absurd nesting, and NUL bytes) make the parse fail.
 Result<json> parse_strict(std::string_view text) {
-  std::vector<std::set<std::string>> keys_by_depth;
-  bool duplicate = false, too_deep = false;
-  json::parser_callback_t callback = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (depth > static_cast<int>(kMaxDepth)) too_deep = true;
-    switch (event) {
-      case json::parse_event_t::object_start:
-        keys_by_depth.emplace_back();
-        break;
-      case json::parse_event_t::object_end:
-        if (!keys_by_depth.empty()) keys_by_depth.pop_back();
-        break;
-      case json::parse_event_t::key:
-        if (!keys_by_depth.empty() && !keys_by_depth.back().insert(parsed.get<std::string>()).second) {
-          duplicate = true;
-        }
-        break;
-      default:
-        break;
-    }
-    return !duplicate && !too_deep;
-  };
-  json value = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
-  if (duplicate) return manifest_error("repeated object key");
-  if (too_deep) return manifest_error("nested too deeply");
-  if (value.is_discarded()) return manifest_error("not valid JSON");
+  auto value = parse_json(text, {.max_depth = kMaxDepth, .reject_duplicate_keys = true});
+  if (!value) return manifest_error("not valid JSON (" + value.error().message + ")");
   return value;
 }
 

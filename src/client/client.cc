@@ -12,6 +12,7 @@
 #include "client/ohttp_transport.h"
 #include "client/remote_config.h"
 #include "client/sealed_request.h"
+#include "common/json_parse.h"
 #include "currency/credit.h"
 #include "services/authbank/authbank_client.h"
 #include "services/blindbank/blindbank_client.h"
@@ -38,7 +39,8 @@ std::string printable(std::string_view text) {
 // text.
 std::string inner_error_message(int status, ByteSpan body) {
   std::string message = "the node answered " + std::to_string(status);
-  auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  auto parsed = parse_json(body);
+  const nlohmann::json json = parsed ? std::move(*parsed) : nlohmann::json();
   if (json.is_object()) {
     std::string detail;
     if (auto c = json.find("code"); c != json.end() && c->is_string()) message += " (" + c->get<std::string>() + ")";

@@ -1,4 +1,5 @@
 #include "client/completion_text.h"
+#include "common/json_parse.h"
 
 #include <nlohmann/json.hpp>
 
@@ -23,8 +24,9 @@ std::optional<int64_t> count_at(const json* j) {
 }  // namespace
 
 std::string CompletionText::from_json(std::string_view text) {
-  auto j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return {};
+  auto parsed = parse_json(text);
+  if (!parsed || !parsed->is_object()) return {};
+  const json& j = *parsed;
   std::string out;
   if (const json* choices = member(j, "choices"); choices && choices->is_array() && !choices->empty()) {
     const json& first = (*choices)[0];
@@ -60,8 +62,7 @@ std::string CompletionText::line(std::string_view text) {
       text.starts_with("retry:")) {
     return {};
   }
-  auto j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_discarded() && j.is_object()) return from_json(text);  // one NDJSON record
+  if (auto j = parse_json(text); j && j->is_object()) return from_json(text);  // one NDJSON record
   if (whole_.size() + text.size() + 1 > kMaxLine) {
     whole_too_long_ = true;
   } else {

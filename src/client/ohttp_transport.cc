@@ -6,6 +6,7 @@
 #include <utility>
 #include <variant>
 
+#include "common/json_parse.h"
 #include "common/secure.h"
 #include "net/url.h"
 #include "wire/bhttp.h"
@@ -107,19 +108,19 @@ bool is_key_problem(int status, const net::Headers& headers, ByteSpan body) {
   if (status != 400) return false;
   auto type = headers.get("Content-Type");
   if (!type || !type->starts_with(ohttp::kProblemJsonMediaType)) return false;
-  auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object()) return false;
-  auto it = json.find("type");
-  return it != json.end() && it->is_string() && it->get<std::string>() == ohttp::kKeyProblemType;
+  auto json = parse_json(body);
+  if (!json || !json->is_object()) return false;
+  auto it = json->find("type");
+  return it != json->end() && it->is_string() && it->get<std::string>() == ohttp::kKeyProblemType;
 }
 
 std::string problem_title(const net::Headers& headers, ByteSpan body) {
   auto type = headers.get("Content-Type");
   if (type && type->starts_with(ohttp::kProblemJsonMediaType)) {
-    auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-    if (json.is_object()) {
-      auto it = json.find("title");
-      if (it != json.end() && it->is_string()) return it->get<std::string>();
+    auto json = parse_json(body);
+    if (json && json->is_object()) {
+      auto it = json->find("title");
+      if (it != json->end() && it->is_string()) return it->get<std::string>();
     }
   }
   return {};

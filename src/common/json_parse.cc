@@ -1,7 +1,9 @@
 #include "common/json_parse.h"
 
 #include <exception>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace openpcc {
 namespace {
@@ -11,6 +13,7 @@ using json = nlohmann::json;
 // Thrown from the parser callback to stop at the first container past the bound (returning false would only discard
 // the subtree and keep reading); caught below, never leaves this file.
 struct TooDeep {};
+struct DuplicateKey {};
 
 }  // namespace
 
@@ -23,10 +26,23 @@ Result<json> parse_json(std::string_view text, const JsonParseOptions& options) 
   const int max_depth = static_cast<int>(options.max_depth);
   // `depth` is the number of containers already open around the event; a start event at depth max_depth would
   // open container number max_depth + 1.
-  const json::parser_callback_t guard = [max_depth](int depth, json::parse_event_t event, json&) {
+  // Keys seen in each object still open (only filled when duplicates are refused).
+  std::vector<std::set<std::string>> open_objects;
+  const bool unique_keys = options.reject_duplicate_keys;
+  const json::parser_callback_t guard = [&open_objects, max_depth, unique_keys](int depth, json::parse_event_t event,
+                                                                               json& parsed) {
     if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
         depth >= max_depth) {
       throw TooDeep{};
+    }
+    if (!unique_keys) return true;
+    if (event == json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (event == json::parse_event_t::object_end && !open_objects.empty()) {
+      open_objects.pop_back();
+    } else if (event == json::parse_event_t::key && !open_objects.empty() &&
+               !open_objects.back().insert(parsed.get<std::string>()).second) {
+      throw DuplicateKey{};
     }
     return true;
   };
@@ -36,6 +52,8 @@ Result<json> parse_json(std::string_view text, const JsonParseOptions& options) 
     return value;
   } catch (const TooDeep&) {
     return make_error(ErrorCode::kDecode, "json: nests deeper than " + std::to_string(options.max_depth) + " levels");
+  } catch (const DuplicateKey&) {
+    return make_error(ErrorCode::kDecode, "json: repeated object key");
   } catch (const json::parse_error& e) {
     // e.byte counts from 1 and points just past the offending character; say which byte, not the text itself.
     return make_error(ErrorCode::kDecode, "json: syntax error at byte " + std::to_string(e.byte));

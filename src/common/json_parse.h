@@ -24,10 +24,13 @@ struct JsonParseOptions {
   size_t max_depth = kDefaultMaxJsonDepth;
   // Accept /* */ and // comments (hand-written config files only; never on the wire).
   bool allow_comments = false;
+  // Refuse an object that repeats a key (nlohmann keeps the last one): for signed documents, which must not mean
+  // different things to different parsers.
+  bool reject_duplicate_keys = false;
 };
 
 // One JSON value, or kDecode with a message naming the problem: "contains a NUL byte at offset 7",
-// "syntax error at byte 8", "nests deeper than 128 levels". Callers add their own context (wrap_error).
+// "syntax error at byte 8", "nests deeper than 128 levels", "repeated object key". Callers add their own context (wrap_error).
 Result<nlohmann::json> parse_json(std::string_view text, const JsonParseOptions& options = {});
 Result<nlohmann::json> parse_json(ByteSpan text, const JsonParseOptions& options = {});
 

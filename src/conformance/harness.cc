@@ -1,3 +1,4 @@
+#include "common/json_parse.h"
 #include "conformance/harness.h"
 
 #include <istream>
@@ -36,8 +37,9 @@ void Harness::add(std::string name, Operation op) { ops_.insert_or_assign(std::m
 std::string Harness::answer_line(std::string_view line) const {
   // Tolerate CRLF input.
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  json req = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (req.is_discarded()) return error_line("input line is not valid JSON");
+  auto parsed = parse_json(line);
+  if (!parsed) return error_line("input line is not valid JSON");
+  const json& req = *parsed;
   if (!req.is_object()) return error_line("input line is not a JSON object");
   auto it = req.find("op");
   if (it == req.end() || !it->is_string()) return error_line("missing string field \"op\"");

@@ -18,6 +18,7 @@
 #include "client/client.h"
 #include "client/client_config.h"
 #include "client/request_step.h"
+#include "common/json_parse.h"
 #include "net/headers.h"
 
 namespace openpcc::capi {
@@ -141,14 +142,15 @@ openpcc_status openpcc_client_create_from_json(const char* json, size_t json_len
     }
     *client = nullptr;
     if (json == nullptr) return fail(error, OPENPCC_ERR_INVALID_ARGUMENT, "openpcc_client_create_from_json: json is NULL");
-    auto parsed = nlohmann::json::parse(json, json + json_length, nullptr, /*allow_exceptions=*/false,
-                                        /*ignore_comments=*/true);
-    if (parsed.is_discarded()) return fail(error, OPENPCC_ERR_CONFIG, "config: the client config is not valid JSON");
+    auto parsed = parse_json(std::string_view(json, json_length), {.allow_comments = true});
+    if (!parsed) {
+      return fail(error, OPENPCC_ERR_CONFIG, "config: the client config is not valid JSON (" + parsed.error().message + ")");
+    }
     std::error_code ec;
     const std::filesystem::path base =
         base_dir != nullptr && *base_dir != '\0' ? std::filesystem::path(base_dir) : std::filesystem::current_path(ec);
     if (ec) return fail(error, OPENPCC_ERR_CONFIG, "config: the current directory: " + ec.message());
-    return capi::create_client(client::parse_client_config(parsed, std::filesystem::absolute(base)), client, error);
+    return capi::create_client(client::parse_client_config(*parsed, std::filesystem::absolute(base)), client, error);
   });
 }
 

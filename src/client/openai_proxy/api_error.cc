@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/request_step.h"
+#include "common/json_parse.h"
 
 namespace openpcc::client::openai_proxy {
 namespace {
@@ -153,7 +154,8 @@ ApiError from_engine_answer(int status, ByteSpan body) {
   out.type = status >= 500 ? "api_error" : "invalid_request_error";
   out.retryable = status >= 500 || status == 408 || status == 429;
   std::string detail;
-  auto parsed = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  auto parsed_body = parse_json(body);
+  const json parsed = parsed_body ? std::move(*parsed_body) : json();
   if (parsed.is_object()) {
     auto error = parsed.find("error");
     if (error != parsed.end() && error->is_object()) {  // OpenAI's shape

@@ -1,4 +1,5 @@
 #include "client/openai_proxy/prompt_request.h"
+#include "common/json_parse.h"
 
 #include <nlohmann/json.hpp>
 
@@ -34,9 +35,11 @@ ApiFamily family_of_path(std::string_view path) {
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 std::expected<PromptOptions, ApiError> read_prompt_options(Endpoint endpoint, ByteSpan body) {
-  // Depth-limited by nlohmann's recursion only; the body is bounded by the proxy's request limit (1 MiB default).
-  auto parsed = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object()) return invalid("the request body must be a JSON object", "");
+  // parse_json refuses NUL bytes, trailing bytes and deep nesting; the size is bounded by the proxy's body limit.
+  auto parsed_body = parse_json(body);
+  if (!parsed_body) return invalid("the request body is not valid JSON (" + parsed_body.error().message + ")", "");
+  const json& parsed = *parsed_body;
+  if (!parsed.is_object()) return invalid("the request body must be a JSON object", "");
   PromptOptions options;
   auto model = parsed.find("model");
   if (model == parsed.end() || !model->is_string() || model->get_ref<const std::string&>().empty()) {

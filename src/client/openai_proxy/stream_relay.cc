@@ -1,4 +1,5 @@
 #include "client/openai_proxy/stream_relay.h"
+#include "common/json_parse.h"
 
 #include <cstring>
 #include <string>
@@ -41,11 +42,11 @@ StreamRelay::StreamRelay(StreamFormat format, bool drop_usage_only_events, size_
 bool StreamRelay::is_usage_only_event(std::string_view event) const {
   const std::string data = event_data(event);
   if (data.find("\"usage\"") == std::string::npos) return false;  // cheap test before parsing
-  auto chunk = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
-  if (!chunk.is_object()) return false;
-  auto choices = chunk.find("choices");
-  auto usage = chunk.find("usage");
-  return choices != chunk.end() && choices->is_array() && choices->empty() && usage != chunk.end() &&
+  auto chunk = parse_json(data);
+  if (!chunk || !chunk->is_object()) return false;
+  auto choices = chunk->find("choices");
+  auto usage = chunk->find("usage");
+  return choices != chunk->end() && choices->is_array() && choices->empty() && usage != chunk->end() &&
          usage->is_object();
 }
 

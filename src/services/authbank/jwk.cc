@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
+#include "common/json_parse.h"
 #include "crypto/sha256.h"
 
 namespace openpcc::authbank {
@@ -26,8 +27,9 @@ std::string rsa_jwk_thumbprint(const crypto::RsaPublicKey& key) {
 }
 
 Result<crypto::RsaPublicKey> rsa_public_key_from_jwk(std::string_view json) {
-  auto jwk = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (jwk.is_discarded() || !jwk.is_object()) return make_error(ErrorCode::kDecode, "jwk: not a JSON object");
+  auto parsed = parse_json(json);
+  if (!parsed || !parsed->is_object()) return make_error(ErrorCode::kDecode, "jwk: not a JSON object");
+  const nlohmann::json& jwk = *parsed;
   auto member = [&](const char* name) -> const nlohmann::json* {
     auto it = jwk.find(name);
     return it == jwk.end() ? nullptr : &*it;

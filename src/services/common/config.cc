@@ -1,3 +1,4 @@
+#include "common/json_parse.h"
 #include "services/common/config.h"
 
 #include <algorithm>
@@ -23,11 +24,11 @@ Result<nlohmann::json> read_config_file(const std::string& path) {
   if (!in) return make_error(ErrorCode::kIo, "cannot open config file " + path);
   std::stringstream buffer;
   buffer << in.rdbuf();
-  auto parsed = nlohmann::json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
-  if (parsed.is_discarded()) {
-    return make_error(ErrorCode::kDecode, "config file " + path + " is not valid JSON");
+  auto parsed = parse_json(buffer.str(), {.allow_comments = true});
+  if (!parsed) {
+    return make_error(ErrorCode::kDecode, "config file " + path + " is not valid JSON (" + parsed.error().message + ")");
   }
-  if (!parsed.is_object()) return make_error(ErrorCode::kDecode, "config file " + path + " must hold a JSON object");
+  if (!parsed->is_object()) return make_error(ErrorCode::kDecode, "config file " + path + " must hold a JSON object");
   return parsed;
 }
 

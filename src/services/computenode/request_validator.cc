@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.h"
 #include "currency/badge.h"
 #include "net/headers.h"
 
@@ -229,26 +230,11 @@ std::expected<currency::Badge, ValidationError> check_badge(const RequestHead& h
 }
 
 std::expected<json, ValidationError> parse_body(ByteSpan body) {
-  // Depth guard: nlohmann's parser is iterative, but a bounded tree keeps every later walk (checks, wipe) bounded.
-  struct TooDeep {};
-  json::parser_callback_t guard = [](int depth, json::parse_event_t, json&) {
-    if (depth > static_cast<int>(kMaxJsonDepth)) throw TooDeep{};
-    return true;
-  };
-  // nlohmann's lexer takes a NUL byte for the end of input and would accept `{...}\0anything`; a NUL is never valid
-  // JSON text (control characters in strings must be escaped), so refuse it first.
-  if (std::find(body.begin(), body.end(), uint8_t{0}) != body.end()) {
-    return refuse(kErrInvalidJson, "the body is not one JSON value (it contains a NUL byte)");
-  }
-  try {
-    return json::parse(body.begin(), body.end(), guard, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const TooDeep&) {
-    return refuse(kErrInvalidJson, "the body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-  } catch (const json::parse_error& e) {
-    return refuse(kErrInvalidJson, "the body is not one JSON value (error at byte " + std::to_string(e.byte) + ")");
-  } catch (const std::exception&) {
-    return refuse(kErrInvalidJson, "the body is not one JSON value");
-  }
+  // parse_json refuses NUL bytes (nlohmann alone would stop reading at one and accept `{...}\0anything`) and bounds
+  // the depth, so every later walk over the tree (checks, wipe) is bounded too.
+  auto parsed = parse_json(body, {.max_depth = kMaxJsonDepth});
+  if (!parsed) return refuse(kErrInvalidJson, "the body is not one JSON value (" + parsed.error().message + ")");
+  return std::move(*parsed);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.h"
 #include "net/url.h"
 
 namespace openpcc::engine {
@@ -91,10 +92,11 @@ class HttpEngine final : public Engine {
 
  private:
   static Result<std::vector<std::string>> parse_model_list(ByteSpan body, bool ollama) {
-    auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    auto parsed = parse_json(body);
     const char* list_key = ollama ? "models" : "data";
     const char* name_key = ollama ? "name" : "id";
-    if (json.is_discarded() || !json.is_object() || !json.contains(list_key) || !json[list_key].is_array()) {
+    const nlohmann::json json = parsed ? std::move(*parsed) : nlohmann::json();
+    if (!json.is_object() || !json.contains(list_key) || !json[list_key].is_array()) {
       return make_error(ErrorCode::kDecode, std::string("engine: model list is not a JSON object with a \"") +
                                                 list_key + "\" array");
     }

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.h"
 #include "common/secure.h"
 #include "crypto/sha256.h"
 #include "net/runtime.h"
@@ -537,15 +538,16 @@ net::Task<Status> handle(std::shared_ptr<HandlerState> state, net::ServerRequest
     }
     auto bytes = co_await req.read_all();
     if (!bytes) co_return std::unexpected(bytes.error());  // the server answers 413 / 400
-    const Json body = Json::parse(bytes->begin(), bytes->end(), nullptr, /*allow_exceptions=*/false);
+    auto parsed = parse_json(*bytes);
     secure_wipe(bytes->data(), bytes->size());  // prompts are user data, even here
-    if (body.is_discarded()) {
+    if (!parsed) {
       ApiError error{400, is_openai(*api) ? "We could not parse the JSON body of your request. (HINT: This likely "
                                             "means you aren't using your HTTP library correctly. The OpenAI API "
                                             "expects a JSON payload.)"
                                           : "invalid JSON in the request body"};
       co_return co_await send_error(res, *api, std::move(error));
     }
+    const Json& body = *parsed;
     auto plan = is_openai(*api) ? parse_openai(*state, body, is_chat(*api)) : parse_ollama(*state, body, is_chat(*api));
     if (!plan) co_return co_await send_error(res, *api, std::move(plan.error()));
     if (is_openai(*api)) co_return co_await answer_openai(*state, res, std::move(*plan), is_chat(*api));

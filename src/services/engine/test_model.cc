@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.h"
 #include "services/common/config.h"
 #include "services/common/key_files.h"
 
@@ -64,9 +65,9 @@ Result<TestModel> load_test_model(const std::filesystem::path& dir) {
   const auto file = dir / kTestModelFileName;
   auto text = services::read_public_file(file, kMaxTestModelFileBytes);
   if (!text) return std::unexpected(wrap_error("test model " + file.string(), text.error()));
-  auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return make_error(ErrorCode::kDecode, "test model " + file.string() + ": not JSON");
-  services::ConfigReader reader(json, "model");
+  auto json = parse_json(*text);
+  if (!json) return std::unexpected(wrap_error("test model " + file.string(), json.error()));
+  services::ConfigReader reader(*json, "model");
   TestModel model;
   model.name = reader.string("name");
   model.version = reader.string("version");

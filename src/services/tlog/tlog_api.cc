@@ -1,3 +1,4 @@
+#include "common/json_parse.h"
 #include "services/tlog/tlog_api.h"
 
 #include <nlohmann/json.hpp>
@@ -23,8 +24,8 @@ Error decode_error(std::string_view what) {
 }
 
 Result<json> parse_object(std::string_view text) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return std::unexpected(decode_error("not a JSON object"));
+  auto j = parse_json(text);
+  if (!j || !j->is_object()) return std::unexpected(decode_error("not a JSON object"));
   return j;
 }
 
@@ -187,10 +188,10 @@ Result<ConsistencyAnswer> parse_consistency(std::string_view text) {
 }
 
 std::string error_message_from_json(std::string_view body) {
-  json j = json::parse(body, nullptr, false);
-  if (!j.is_discarded() && j.is_object()) {
-    auto it = j.find("error");
-    if (it != j.end() && it->is_string()) return it->get<std::string>();
+  auto j = parse_json(body);
+  if (j && j->is_object()) {
+    auto it = j->find("error");
+    if (it != j->end() && it->is_string()) return it->get<std::string>();
   }
   std::string text(body.substr(0, std::min<size_t>(body.size(), 200)));
   return text;

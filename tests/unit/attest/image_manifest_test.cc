@@ -77,6 +77,7 @@ TEST(ImageManifest, StrictParsing) {
   expect_rejected("", "not valid JSON");
   expect_rejected("[]", "not a JSON object");
   expect_rejected(to_json(fixture_manifest()) + "x", "not valid JSON");
+  expect_rejected(to_json(fixture_manifest()) + std::string("\0x", 2), "NUL byte");
   expect_rejected(edited([](json& d) { d["extra"] = 1; }), "unknown field \"extra\"");
   for (const char* field : {"id", "expected_pcrs", "model_digest", "kernel_cmdline", "verity_root"}) {
     expect_rejected(edited([&](json& d) { d.erase(field); }), std::string("missing field \"") + field + "\"");
@@ -115,11 +116,11 @@ TEST(ImageManifest, RepeatedKeysDepthAndSize) {
                               json.substr(json.find("{\"0\":") + 1);
   expect_rejected(dup_pcr, "repeated object key");
   std::string deep = std::string(100, '[') + std::string(100, ']');
-  expect_rejected("{\"x\":" + deep + "}", "nested too deeply");
+  expect_rejected("{\"x\":" + deep + "}", "nests deeper than 8 levels");
   std::string nested_objects;
   for (int i = 0; i < 20; ++i) nested_objects += "{\"a\":";
   nested_objects += "1" + std::string(20, '}');
-  expect_rejected(nested_objects, "nested too deeply");
+  expect_rejected(nested_objects, "nests deeper than 8 levels");
   expect_rejected(std::string(kMaxImageManifestJsonSize + 1, ' '), "exceed", ErrorCode::kLimitExceeded);
   // The largest allowed input, all nesting: refused without exhausting the stack.
   EXPECT_FALSE(parse_image_manifest_json(std::string(kMaxImageManifestJsonSize, '[')).has_value());

@@ -71,6 +71,18 @@ TEST(JsonParse, CommentsOnlyWhenAsked) {
   EXPECT_EQ((*parsed)["a"], 1);
 }
 
+TEST(JsonParse, DuplicateKeysOnlyRefusedWhenAsked) {
+  const std::string text = R"({"a":1,"b":{"a":2,"c":3},"a":4})";
+  auto lenient = parse_json(text);
+  ASSERT_TRUE(lenient.has_value());
+  auto strict = parse_json(text, {.reject_duplicate_keys = true});
+  ASSERT_FALSE(strict.has_value());
+  EXPECT_NE(strict.error().message.find("repeated object key"), std::string::npos);
+  // The same key in sibling or nested objects is fine.
+  EXPECT_TRUE(parse_json(R"({"a":{"a":1},"b":[{"a":1},{"a":2}]})", {.reject_duplicate_keys = true}).has_value());
+  EXPECT_FALSE(parse_json(R"([{"x":1},{"y":1,"y":2}])", {.reject_duplicate_keys = true}).has_value());
+}
+
 TEST(JsonParse, DepthIsBounded) {
   EXPECT_TRUE(parse_json(nested_arrays(kDefaultMaxJsonDepth)).has_value());
   auto too_deep = parse_json(nested_arrays(kDefaultMaxJsonDepth + 1));

@@ -267,6 +267,10 @@ TEST_F(TestEngineHttpTest, OpenAiErrorsInOpenAiShape) {
   const std::vector<Case> cases = {
       {"/v1/chat/completions", "{not json", 400, std::nullopt},
       {"/v1/chat/completions", "[1,2]", 400, std::nullopt},
+      // nlohmann alone stops at a NUL and would take this for a valid request.
+      {"/v1/chat/completions",
+       std::string(R"({"model":"openpcc-test-engine","messages":[{"role":"user","content":"x"}]})") + '\0' + "junk",
+       400, std::nullopt},
       {"/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}]})", 400, std::nullopt},
       {"/v1/chat/completions", R"({"model":"gpt-4","messages":[{"role":"user","content":"x"}]})", 404,
        "model_not_found"},
@@ -408,6 +412,7 @@ TEST_F(TestEngineHttpTest, OllamaErrorsInOllamaShape) {
   };
   const std::vector<Case> cases = {
       {"/api/generate", "{oops", 400},
+      {"/api/generate", std::string(R"({"model":"openpcc-test-engine","prompt":"x"})") + '\0' + "junk", 400},
       {"/api/generate", R"({"prompt":"x"})", 400},
       {"/api/generate", R"({"model":"llama3","prompt":"x"})", 404},
       {"/api/generate", R"({"model":"openpcc-test-engine","prompt":5})", 400},

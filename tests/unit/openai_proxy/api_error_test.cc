@@ -146,6 +146,8 @@ TEST(PromptRequestTest, Options) {
                                           {"[1]", ""},
                                           {"{\"model\":\"m\"} trailing", ""},
                                           {std::string("\0\x01{", 3), ""},
+                                          {std::string("{\"model\":\"m\"}") + '\0' + "garbage", ""},
+                                          {std::string("{\"model\":\"m\",\"x\":\"a") + '\0' + "b\"}", ""},
                                           {"{}", "model"},
                                           {R"({"model":""})", "model"},
                                           {R"({"model":7})", "model"},
@@ -167,10 +169,17 @@ TEST(PromptRequestTest, DeepNestingIsRefusedWithoutCrashing) {
   auto r = read_prompt_options(Endpoint::kCompletions, as_bytes(deep));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().status, 400);
-  std::string deep_object = "{\"model\":\"m\",\"x\":" + std::string(200'000, '[') + std::string(200'000, ']') + "}";
-  auto ok = read_prompt_options(Endpoint::kCompletions, as_bytes(deep_object));
-  ASSERT_TRUE(ok);  // the node, not the proxy, judges the rest
+  // Nesting within the bound passes (the node judges the rest); a depth bomb inside a valid object does not.
+  auto nested = [](size_t depth) {
+    return "{\"model\":\"m\",\"x\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  auto ok = read_prompt_options(Endpoint::kCompletions, as_bytes(nested(100)));
+  ASSERT_TRUE(ok);
   EXPECT_EQ(ok->model, "m");
+  auto bomb = read_prompt_options(Endpoint::kCompletions, as_bytes(nested(200'000)));
+  ASSERT_FALSE(bomb);
+  EXPECT_EQ(bomb.error().status, 400);
+  EXPECT_NE(bomb.error().message.find("deeper"), std::string::npos) << bomb.error().message;
 }
 
 }  // namespace
