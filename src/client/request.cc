@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/request_step.h"
+#include "common/json_parse.h"
 #include "wire/bhttp_encoder.h"
 
 namespace openpcc::client {
@@ -36,14 +37,16 @@ bool is_client_owned(std::string_view name) {
 }  // namespace
 
 bool is_prompt_path(std::string_view path) {
+  // Origin form is path [ "?" query ]; only the path part names the endpoint.
+  path = path.substr(0, path.find('?'));
   return std::find(kPromptPaths.begin(), kPromptPaths.end(), path) != kPromptPaths.end();
 }
 
 std::optional<std::string> model_of(ByteSpan json_body) {
-  auto json = nlohmann::json::parse(json_body.begin(), json_body.end(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) return std::nullopt;
-  auto it = json.find("model");
-  if (it == json.end() || !it->is_string()) return std::nullopt;
+  auto json = parse_json(json_body);
+  if (!json || !json->is_object()) return std::nullopt;
+  auto it = json->find("model");
+  if (it == json->end() || !it->is_string()) return std::nullopt;
   std::string model = it->get<std::string>();
   if (model.empty()) return std::nullopt;
   return model;

@@ -45,7 +45,8 @@ struct Request {
   bool raw_status = false;
 };
 
-// The four paths that run a model: /api/generate, /api/chat (Ollama), /v1/completions, /v1/chat/completions.
+// The four paths that run a model: /api/generate, /api/chat (Ollama), /v1/completions, /v1/chat/completions. A query
+// string does not change the path ("/v1/chat/completions?x=1" runs a model too).
 bool is_prompt_path(std::string_view path);
 
 // The "model" member of a JSON object body, if the body is one and the member is a non-empty string.

@@ -35,6 +35,11 @@ TEST(RequestTest, PromptPaths) {
   EXPECT_FALSE(is_prompt_path("/v1/models"));
   EXPECT_FALSE(is_prompt_path("/v1/chat/completions/"));
   EXPECT_FALSE(is_prompt_path(""));
+  // The query is not part of the path.
+  EXPECT_TRUE(is_prompt_path("/v1/chat/completions?api-version=2024-06-01"));
+  EXPECT_TRUE(is_prompt_path("/api/generate?"));
+  EXPECT_FALSE(is_prompt_path("/v1/models?x=/v1/completions"));
+  EXPECT_FALSE(is_prompt_path("?/v1/completions"));
 }
 
 TEST(RequestTest, ModelOfBody) {
@@ -50,6 +55,15 @@ TEST(RequestTest, TagsGetTheBodysModelForPromptPaths) {
   auto tags = request_tags(chat(R"({"model":"llama3","messages":[]})"), {"llm"});
   ASSERT_TRUE(tags) << tags.error().to_string();
   EXPECT_EQ(*tags, (std::vector<std::string>{"llm", "model=llama3"}));
+
+  // A query string does not hide the prompt path.
+  Request queried = chat(R"({"model":"llama3","messages":[]})");
+  queried.path = "/v1/chat/completions?api-version=1";
+  tags = request_tags(queried, {"llm"});
+  ASSERT_TRUE(tags) << tags.error().to_string();
+  EXPECT_EQ(*tags, (std::vector<std::string>{"llm", "model=llama3"}));
+  queried.body = to_bytes(R"({"messages":[]})");
+  EXPECT_FALSE(request_tags(queried, {"llm"}));
 
   // A model= tag given by the caller wins; the body's model is not added.
   Request r = chat(R"({"model":"llama3"})");
