@@ -439,12 +439,17 @@ Result<std::unique_ptr<Proxy>> Proxy::start(net::Runtime& runtime, ProxyConfig c
       config.max_request_duration.count() <= 0) {
     return make_error(ErrorCode::kInvalidArgument, "proxy: limits must be positive");
   }
+  if (config.max_request_bytes > kMaxRequestBytesCeiling) {
+    return make_error(ErrorCode::kInvalidArgument, "proxy: max_request_bytes must be at most " +
+                                                       std::to_string(kMaxRequestBytesCeiling) + " bytes");
+  }
   net::ServerConfig server_config;
   server_config.host = config.host == "localhost" ? "127.0.0.1" : config.host;
   server_config.port = config.port;
   // The handler enforces max_request_bytes itself (answering 413 in the API's error shape, a declared
-  // Content-Length before reading anything), so the server's own limit only has to be out of the way.
-  server_config.max_body_bytes = uint64_t{1} << 40;
+  // Content-Length before reading anything), so the server's own limit sits above it: far enough for a slightly
+  // oversized prompt to get the shaped answer, close enough that the server still refuses absurd declarations.
+  server_config.max_body_bytes = config.max_request_bytes + kDeclaredBodySlackBytes;
   server_config.max_connections = config.max_connections;
   server_config.header_timeout = config.header_timeout;
   server_config.body_read_timeout = config.body_read_timeout;

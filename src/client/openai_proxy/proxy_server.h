@@ -33,7 +33,7 @@
 //   * listening on loopback → the Host header must name a loopback address or localhost → else 403 (DNS
 //     rebinding: a page whose name resolves to 127.0.0.1 would otherwise reach the proxy).
 //
-// Limits and time: max_request_bytes (413 beyond), max_response_bytes for whole answers (502 beyond), the HTTP
+// Limits and time: max_request_bytes (413 beyond, in the API's error shape; see kDeclaredBodySlackBytes), max_response_bytes for whole answers (502 beyond), the HTTP
 // server's header / body-read / write timeouts, max_connections at once, and max_request_duration per request
 // (checked as the answer arrives; each read is also bounded by the client config's request_timeout).
 //
@@ -54,12 +54,17 @@
 namespace openpcc::client::openai_proxy {
 
 inline constexpr uint16_t kDefaultProxyPort = 8765;
+// The largest max_request_bytes Proxy::start accepts (a node takes at most 1 MiB of prompt anyway).
+inline constexpr uint64_t kMaxRequestBytesCeiling = uint64_t{64} << 20;
+// A declared Content-Length up to this far past max_request_bytes gets the API-shaped 413 from the handler; beyond
+// it the HTTP server refuses the request itself (a plain-text 413) before any handler runs. Neither reads the body.
+inline constexpr uint64_t kDeclaredBodySlackBytes = uint64_t{16} << 20;
 
 struct ProxyConfig {
   std::string host = "127.0.0.1";  // a literal address; a non-loopback one needs a token (Proxy::start refuses)
   uint16_t port = kDefaultProxyPort;  // 0 = any free port
   std::string token;                 // empty = no token asked for (loopback only)
-  uint64_t max_request_bytes = 1 << 20;       // a node accepts at most 1 MiB of prompt body
+  uint64_t max_request_bytes = 1 << 20;       // a node accepts at most 1 MiB of prompt body; ≤ kMaxRequestBytesCeiling
   uint64_t max_response_bytes = 64 << 20;     // non-streamed answers
   std::chrono::seconds max_request_duration{600};
   size_t max_connections = 64;
@@ -77,7 +82,7 @@ net::Handler make_proxy_handler(const ProxyConfig& config, std::shared_ptr<Upstr
 class Proxy {
  public:
   // Binds and serves on `runtime`. kInvalidArgument for a config that breaks the rules above (a non-loopback host
-  // without a token, zero limits); kIo if the address cannot be bound.
+  // without a token, zero limits, max_request_bytes above kMaxRequestBytesCeiling); kIo if the address cannot be bound.
   static Result<std::unique_ptr<Proxy>> start(net::Runtime& runtime, ProxyConfig config,
                                               std::shared_ptr<Upstream> upstream);
   ~Proxy();

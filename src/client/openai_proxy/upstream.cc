@@ -1,13 +1,16 @@
 #include "client/openai_proxy/upstream.h"
 
 #include <algorithm>
-#include <limits>
 
 #include "client/request.h"
 #include "client/request_step.h"
 
 namespace openpcc::client::openai_proxy {
 namespace {
+
+// The model list comes from the nodes a lookup verifies; each is an attestation check, so a list asks for at most
+// this many (a fleet's models repeat across its nodes).
+constexpr size_t kMaxNodesForModelList = 64;
 
 class PrivateResponse final : public UpstreamResponse {
  public:
@@ -35,8 +38,8 @@ class PrivateUpstream final : public Upstream {
     inner.path = std::move(request.target);
     inner.headers.set("Content-Type", kJsonMediaType);
     inner.body = std::move(request.body);
-    // The tags are set here rather than left to the client: with a query string the path is not one of the
-    // prompt paths request_tags() recognises, and the model must route all the same.
+    // The tags are set here from the model the proxy already read (and checked) rather than by the client's
+    // request_tags(), which would parse the body a second time.
     inner.tags = client_.config().default_tags;
     const bool has_model_tag = std::any_of(inner.tags.begin(), inner.tags.end(),
                                            [](const std::string& t) { return t.starts_with(kModelTagPrefix); });
@@ -49,8 +52,7 @@ class PrivateUpstream final : public Upstream {
 
   net::Task<Result<std::vector<std::string>>> models() override {
     if (!fixed_models_.empty()) co_return fixed_models_;
-    auto nodes = co_await client_.node_finder().find(client_.config().default_tags,
-                                                     std::numeric_limits<size_t>::max());
+    auto nodes = co_await client_.node_finder().find(client_.config().default_tags, kMaxNodesForModelList);
     std::vector<std::string> models;
     if (!nodes) {
       // No node at all is an empty list; a failed lookup (routing, auth, nodes refused by policy) an error.

@@ -524,6 +524,19 @@ TEST_F(ProxyServerTest, RequestSizeLimit) {
   });
   ASSERT_TRUE(chunked) << chunked.error().to_string();
   EXPECT_EQ(*chunked, 413);
+
+  // A declared length within the server's slack gets the API's shape; an absurd one (a terabyte) is refused by the
+  // server before the handler runs. Neither waits for a body that is never sent.
+  auto head_only = [&](uint64_t length) {
+    return raw_exchange(proxy_->port(), "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                        "Content-Type: application/json\r\nContent-Length: " +
+                                            std::to_string(length) + "\r\n\r\n");
+  };
+  const std::string near = head_only(1000 + kDeclaredBodySlackBytes);
+  EXPECT_TRUE(near.starts_with("HTTP/1.1 413")) << near;
+  EXPECT_NE(near.find("request_too_large"), std::string::npos) << near;
+  const std::string absurd = head_only(uint64_t{1} << 40);
+  EXPECT_TRUE(absurd.starts_with("HTTP/1.1 413")) << absurd;
   EXPECT_EQ(upstream_->received().size(), 1u);
 }
 
@@ -593,6 +606,16 @@ TEST(ProxyConfigTest, LoopbackAndStartRules) {
   zero.port = 0;
   zero.max_request_bytes = 0;
   EXPECT_FALSE(Proxy::start(runtime, zero, upstream));
+  ProxyConfig huge;
+  huge.port = 0;
+  huge.max_request_bytes = kMaxRequestBytesCeiling + 1;
+  auto too_big = Proxy::start(runtime, huge, upstream);
+  ASSERT_FALSE(too_big);
+  EXPECT_NE(too_big.error().message.find("max_request_bytes"), std::string::npos);
+  huge.max_request_bytes = kMaxRequestBytesCeiling;
+  auto at_ceiling = Proxy::start(runtime, huge, upstream);
+  ASSERT_TRUE(at_ceiling) << at_ceiling.error().to_string();
+  (*at_ceiling)->shutdown(0ms);
   EXPECT_FALSE(Proxy::start(runtime, ProxyConfig{}, nullptr));
 }
 
