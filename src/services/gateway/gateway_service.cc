@@ -230,6 +230,8 @@ struct Service::State {
   std::shared_ptr<const GatewayKeyMaterial> keys;
   std::shared_ptr<services::Metrics> metrics;
   std::unique_ptr<net::Runtime> runtime;
+  // Every stream to the router or the bank: cut when a shutdown's grace period ends.
+  std::shared_ptr<net::AbortGroup> upstream_streams = std::make_shared<net::AbortGroup>();
   std::unique_ptr<net::Server> server;
   bool shut_down = false;
 };
@@ -253,6 +255,7 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config, Clo
   // Streams are bounded by time, whole responses by the handler (max_response_bytes).
   client_options.max_response_body_bytes = std::nullopt;
   client_options.ca_file = config.upstream_ca_file;
+  client_options.abort_group = state->upstream_streams;
   auto upstream = net::Client::create(client_options);
   if (!upstream) return std::unexpected(wrap_error("upstream client", upstream.error()));
 
@@ -308,6 +311,13 @@ const services::Metrics& Service::metrics() const { return *state_->metrics; }
 void Service::shutdown(std::chrono::milliseconds grace) {
   if (state_->shut_down) return;
   state_->shut_down = true;
+  // The server cuts its clients' connections when the grace period ends, but a handler waiting on the router or the bank only
+  // notices when that stream fails: cut those streams at the same time, or a stalled upstream would hold the
+  // shutdown for up to its read timeout. (If everything ends sooner, the runtime's stop drops this timer.)
+  state_->runtime->spawn([streams = state_->upstream_streams, grace]() -> net::Task<void> {
+    co_await net::sleep_for(grace);
+    streams->abort_all();
+  });
   state_->server->shutdown(grace);
   state_->runtime->stop();
 }

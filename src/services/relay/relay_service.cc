@@ -137,6 +137,8 @@ struct Service::State {
   ServiceConfig config;
   std::shared_ptr<services::Metrics> metrics;
   std::unique_ptr<net::Runtime> runtime;
+  // Every stream to the gateway: cut when a shutdown's grace period ends.
+  std::shared_ptr<net::AbortGroup> upstream_streams = std::make_shared<net::AbortGroup>();
   std::unique_ptr<net::Server> server;  // declared last: destroyed first
   bool shut_down = false;
 };
@@ -160,6 +162,7 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceConfig& config) {
   // Responses stream for as long as inference runs: no limit.
   client_options.max_response_body_bytes = std::nullopt;
   client_options.ca_file = config.gateway_ca_file.string();
+  client_options.abort_group = state->upstream_streams;
   auto client = net::Client::create(std::move(client_options));
   if (!client) return std::unexpected(wrap_error("gateway client", client.error()));
 
@@ -203,6 +206,13 @@ const services::Metrics& Service::metrics() const { return *state_->metrics; }
 void Service::shutdown(std::chrono::milliseconds grace) {
   if (state_->shut_down) return;
   state_->shut_down = true;
+  // The server cuts its clients' connections when the grace period ends, but a handler waiting on the gateway only
+  // notices when that stream fails: cut those streams at the same time, or a stalled upstream would hold the
+  // shutdown for up to its read timeout. (If everything ends sooner, the runtime's stop drops this timer.)
+  state_->runtime->spawn([streams = state_->upstream_streams, grace]() -> net::Task<void> {
+    co_await net::sleep_for(grace);
+    streams->abort_all();
+  });
   state_->server->shutdown(grace);
   state_->runtime->stop();
 }

@@ -11,10 +11,12 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -623,6 +625,42 @@ TEST_F(RelayTest, AClientThatBreaksOffMidBodyCutsTheGatewayConnection) {
     ASSERT_TRUE(outcome.reads[i]) << "request " << i << ": the gateway was handed a complete body";
     EXPECT_EQ(*outcome.reads[i], ErrorCode::kIo) << "request " << i;  // the connection ended; not kTimeout
   }
+}
+
+// A request stuck on a stalled gateway does not hold the relay's shutdown for the gateway read timeout (60 s here):
+// its gateway stream is cut when the grace period (200 ms) ends. The bound checked is the read timeout itself, so
+// the test cannot fail on a slow machine, only when the stream is not cut.
+TEST_F(RelayTest, ShutdownCutsAStalledGatewayStreamWhenTheGraceEnds) {
+  std::atomic<bool> arrived{false};
+  std::atomic<bool> release{false};
+  FakeGateway gateway(runtime_, [&](net::ServerRequest& req, net::ServerResponse& res, Seen&) -> net::Task<Status> {
+    (void)co_await req.read_all();
+    arrived = true;
+    const auto give_up = Clock::now() + 60s;
+    while (!release && Clock::now() < give_up) co_await net::sleep_for(20ms);
+    net::Headers head;  // named: GCC 12 and initializer lists in co_await
+    head.set("Content-Type", "message/ohttp-res");
+    co_return co_await res.send(200, std::move(head), std::string_view("late"));
+  });
+  auto config = relay_config(gateway.url());
+  config.gateway_read_timeout = 60s;
+  auto relay = start_relay(config);
+  ASSERT_TRUE(relay);
+  auto pending = std::async(std::launch::async, [url = relay->url() + "/"] {
+    net::Headers head{{"Content-Type", "message/ohttp-req"}};
+    return net::fetch_blocking(net::ClientRequest("POST", url, to_bytes("hello"), std::move(head)));
+  });
+  const auto arrive_by = Clock::now() + 10s;
+  while (!arrived && Clock::now() < arrive_by) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(arrived) << "the request never reached the gateway";
+
+  auto stopped = std::async(std::launch::async, [&relay] { relay->shutdown(200ms); });
+  const bool in_time = stopped.wait_for(30s) == std::future_status::ready;  // half the read timeout
+  release = true;  // let a failing run end
+  EXPECT_TRUE(in_time) << "the shutdown waited for the stalled gateway";
+  stopped.get();
+  auto answer = pending.get();
+  EXPECT_FALSE(answer && answer->status == 200 && to_string(answer->body) == "late");
 }
 
 TEST_F(RelayTest, HealthMetricsAndMethods) {
