@@ -679,5 +679,38 @@ TEST(ComputeNodePcr, ExtendedPcr12MakesTheTpmRefuseTheRek) {
   EXPECT_NE(to_string(metrics->body).find("requests_total{outcome=\"tpm_policy_error\"} 1"), std::string::npos);
 }
 
+TEST_F(ComputeNodeTest, AnswersArePaddedToBlocksInsideTheirSyntax) {
+  // response_padding.h, default block: the streamed answer gets SSE comment events, the whole one trailing spaces;
+  // both still parse as the engine's, and the usage counts (the refund) come from the unpadded bytes.
+  const Answer streamed = ask(Chunking::kChunked, "/v1/chat/completions",
+                              R"({"model":"openpcc-test-engine","messages":[{"role":"user","content":"pad me"}],)"
+                              R"("max_tokens":4,"stream":true})");
+  expect_answered(streamed);
+  EXPECT_EQ(streamed.inner_body.size() % kDefaultResponsePaddingBlock, 0u) << streamed.inner_body.size();
+  EXPECT_NE(streamed.inner_body.find("\n\n:"), std::string::npos) << "a padding comment event";
+  size_t events = 0;
+  for (size_t at = streamed.inner_body.find("data: {"); at != std::string::npos;
+       at = streamed.inner_body.find("data: {", at + 1)) {
+    const size_t end = streamed.inner_body.find('\n', at);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_FALSE(json::parse(streamed.inner_body.substr(at + 6, end - at - 6), nullptr, false).is_discarded());
+    ++events;
+  }
+  EXPECT_EQ(events, 7u) << "role, 4 tokens, finish, usage: " << streamed.inner_body;
+  auto refund = refund_of(streamed);
+  ASSERT_TRUE(refund);
+  // 2 prompt words + 4 generated: 992 − (1 + 8) = 983 → 960 or 992.
+  EXPECT_TRUE(*refund == 960 || *refund == 992) << *refund;
+
+  const Answer whole = ask(Chunking::kUnchunked, "/v1/completions",
+                           R"({"model":"openpcc-test-engine","prompt":"one two","max_tokens":3})", 200);
+  expect_answered(whole);
+  EXPECT_EQ(whole.inner_body.size() % kDefaultResponsePaddingBlock, 0u) << whole.inner_body.size();
+  const auto body = json::parse(whole.inner_body, nullptr, false);
+  ASSERT_FALSE(body.is_discarded()) << whole.inner_body;
+  EXPECT_EQ(body["choices"][0]["text"], "You said: one");
+  EXPECT_EQ(whole.inner_body.back(), ' ') << "spaces after the document";
+}
+
 }  // namespace
 }  // namespace openpcc::computenode
