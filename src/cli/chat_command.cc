@@ -5,8 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attest/verify.h"
+#include "cli/client_config_args.h"
 #include "cli/commands.h"
 #include "client/client.h"
 #include "client/client_config.h"
@@ -24,7 +23,6 @@
 namespace openpcc::cli {
 namespace {
 
-constexpr char kDefaultConfig[] = "openpcc-dev/client.json";
 constexpr char kDefaultModel[] = "openpcc-test-engine";
 
 struct ChatOptions {
@@ -46,12 +44,6 @@ int usage_error(const ChatOptions& opts, const std::string& message) {
 int request_error(const ChatOptions& opts, const Error& error) {
   std::fprintf(stderr, "openpcc %s: request failed: %s\n", opts.command.c_str(), error.message.c_str());
   return 1;
-}
-
-std::string config_path(const ChatOptions& opts) {
-  if (!opts.config.empty()) return opts.config;
-  if (const char* env = std::getenv("OPENPCC_CLIENT_CONFIG"); env && *env) return env;
-  return kDefaultConfig;
 }
 
 client::Request build_request(const ChatOptions& opts) {
@@ -146,15 +138,8 @@ int run_chat(const ChatOptions& opts) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(opts.quiet ? spdlog::level::err : spdlog::level::warn);
 
-  const std::string path = config_path(opts);
-  auto config = client::load_client_config(path);
-  if (!config) {
-    std::string hint;
-    if (opts.config.empty() && !std::filesystem::exists(path)) {
-      hint = " (start a local stack with `openpcc dev up`, or pass --config FILE)";
-    }
-    return usage_error(opts, path + ": " + config.error().message + hint);
-  }
+  auto config = load_cli_client_config(opts.config);
+  if (!config) return usage_error(opts, config.error().message);
 
   net::Runtime runtime(2);
   auto c = client::Client::create(runtime, std::move(*config));
@@ -178,8 +163,7 @@ void add_one(CLI::App& app, int& exit_code, const std::string& name, const std::
   opts->command = name;
   auto* cmd = app.add_subcommand(name, description);
   cmd->add_option("prompt", opts->prompt, "The prompt");
-  cmd->add_option("--config", opts->config,
-                  "Client config file (default: $OPENPCC_CLIENT_CONFIG, else ./openpcc-dev/client.json)");
+  add_client_config_option(*cmd, opts->config);
   cmd->add_option("--model", opts->model, "Model to ask (default openpcc-test-engine)");
   cmd->add_option("--max-tokens", opts->max_tokens, "Most tokens to generate (default: the engine's)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "cli/client_config_args.h"
 #include "cli/commands.h"
 #include "client/client.h"
 #include "client/client_config.h"
@@ -27,7 +27,6 @@ namespace {
 
 namespace proxy = client::openai_proxy;
 
-constexpr char kDefaultConfig[] = "openpcc-dev/client.json";
 constexpr char kTokenEnv[] = "OPENPCC_PROXY_TOKEN";
 
 struct ProxyOptions {
@@ -49,12 +48,6 @@ int usage_error(const std::string& message) {
 int start_error(const std::string& message) {
   std::fprintf(stderr, "openpcc proxy: error: %s\n", message.c_str());
   return 1;
-}
-
-std::string config_path(const ProxyOptions& opts) {
-  if (!opts.config.empty()) return opts.config;
-  if (const char* env = std::getenv("OPENPCC_CLIENT_CONFIG"); env && *env) return env;
-  return kDefaultConfig;
 }
 
 int run_proxy(const ProxyOptions& opts) {
@@ -85,15 +78,8 @@ int run_proxy(const ProxyOptions& opts) {
                        "), or anyone who reaches the port spends your credits");
   }
 
-  const std::string path = config_path(opts);
-  auto config = client::load_client_config(path);
-  if (!config) {
-    std::string hint;
-    if (opts.config.empty() && !std::filesystem::exists(path)) {
-      hint = " (start a local stack with `openpcc dev up`, or pass --config FILE)";
-    }
-    return usage_error(path + ": " + config.error().message + hint);
-  }
+  auto config = load_cli_client_config(opts.config);
+  if (!config) return usage_error(config.error().message);
 
   net::Runtime runtime(2);
   auto c = client::Client::create(runtime, std::move(*config));
@@ -159,14 +145,14 @@ void add_proxy_command(CLI::App& app, int& exit_code) {
       "proxy", "Serve an OpenAI- and Ollama-compatible API locally; every prompt goes privately through OpenPCC");
   cmd->add_option("--listen", opts->listen, "HOST:PORT to listen on (0 = any free port)")
       ->default_val(opts->listen);
-  cmd->add_option("--config", opts->config,
-                  "Client config file (default: $OPENPCC_CLIENT_CONFIG, else ./openpcc-dev/client.json)");
+  add_client_config_option(*cmd, opts->config);
   cmd->add_option("--token", opts->token, "Bearer token callers must present (default: $OPENPCC_PROXY_TOKEN)");
   cmd->add_option("--model", opts->models,
                   "List this model in /v1/models instead of asking the router (repeatable); routing is unchanged");
-  cmd->add_option("--max-request-bytes", opts->max_request_bytes, "Largest request body (413 beyond)")
+  cmd->add_option("--max-request-bytes,--max-body", opts->max_request_bytes,
+                  "Largest request body in bytes, at most 64 MiB (beyond: 413 in the API's error shape)")
       ->default_val(opts->max_request_bytes)
-      ->check(CLI::Range(uint64_t{1}, uint64_t{64} << 20));
+      ->check(CLI::Range(uint64_t{1}, proxy::kMaxRequestBytesCeiling));
   cmd->add_option("--max-request-seconds", opts->max_request_seconds, "Longest time a request may take")
       ->default_val(opts->max_request_seconds)
       ->check(CLI::Range(int64_t{1}, int64_t{86400}));
