@@ -63,6 +63,14 @@ void ResponsePadder::feed(ByteSpan piece, Bytes& out) {
     return;
   }
   const size_t from = held_.size();
+  if (held_.capacity() < held_.size() + piece.size()) {
+    // Grow by hand so that the old buffer is wiped before it is freed.
+    Bytes grown;
+    grown.reserve(std::max(held_.size() + piece.size(), 2 * block_));
+    grown.assign(held_.begin(), held_.end());
+    wipe_held();
+    held_.swap(grown);
+  }
   held_.insert(held_.end(), piece.begin(), piece.end());
   scan(from);
   emit(out, /*at_end=*/false);
@@ -203,9 +211,12 @@ void ResponsePadder::emit(Bytes& out, bool at_end) {
                held_.begin() + static_cast<std::ptrdiff_t>(length));
   }
 
-  // Drop what went out; positions into held_ move with it.
-  secure_wipe(held_.data(), length);
+  // Drop what went out; positions into held_ move with it. The rest moves to the front; the bytes it leaves behind
+  // are wiped.
+  const size_t before = held_.size();
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(length));
+  held_.resize(before);  // zero-filled: overwrites the stale tail
+  held_.resize(before - length);
   has_point_ = false;
   if (line_has_content_) {
     if (content_end_ >= length) {  // at 0: right after text that already went out

@@ -112,7 +112,9 @@ PadRun run_padder(ResponsePadder& padder, const std::vector<std::string>& pieces
   for (const auto& p : pieces) {
     Bytes out;
     padder.feed(as_bytes(p), out);
-    if (block > 0 && padder.padding()) EXPECT_EQ(out.size() % block, 0u) << "piece of " << out.size();
+    if (block > 0 && padder.padding()) {
+      EXPECT_EQ(out.size() % block, 0u) << "piece of " << out.size();
+    }
     run.pieces.push_back(str(out));
     run.all += str(out);
   }
