@@ -75,18 +75,18 @@ class ResponsePadder {
   Bytes held_;  // not yet returned (less than one block between calls)
 
   // Scanner state over the whole stream (positions are indices into held_).
-  bool line_empty_ = true;        // nothing but the line break so far on the current line (SSE), or no content (NDJSON)
-  bool pending_cr_ = false;       // the last byte was CR: an LF right after belongs to the same line break
-  bool cr_ended_boundary_ = false;  // that CR ended a blank line (SSE): the boundary closes after the next byte
-  size_t content_end_ = 0;        // NDJSON: just after the current line's last non-whitespace byte (in held_)
-  bool line_has_content_ = false; // NDJSON: the current line has a non-whitespace byte in held_
+  bool line_empty_ = true;          // SSE: nothing but a line break so far on the current line
+  bool pending_cr_ = false;         // SSE: the last byte was CR: an LF right after belongs to the same line break
+  bool cr_ended_boundary_ = false;  // SSE: that CR ended a blank line: the event closes after the next byte
+  size_t content_end_ = 0;          // NDJSON: just after the current line's last non-whitespace byte (in held_)
+  bool line_has_content_ = false;   // NDJSON: the current line has a non-whitespace byte still in held_
   // The last padding point found in held_, if any: where padding goes, and how much of held_ it lets out.
   bool has_point_ = false;
   size_t point_ = 0;
-  size_t through_ = 0;            // NDJSON: the end of the line the point is in (its line break included)
+  size_t through_ = 0;  // NDJSON: the end of the point's line (its line break included)
   enum class PointKind { kEvent, kLine };
-  PointKind point_kind_ = PointKind::kEvent;  // SSE: after a complete event, or (at the end) after a line only
-  bool point_crlf_ = false;       // SSE: the blank line was "\r\n"-terminated
+  PointKind point_kind_ = PointKind::kEvent;  // SSE: after a complete event, or (at the end only) after a line
+  bool point_crlf_ = false;                   // SSE: the blank line was "\r\n"-terminated
 };
 
 }  // namespace openpcc::computenode
