@@ -8,8 +8,8 @@
 //   e2e/chat_16_tokens/paired     per iteration one direct request and one private request (their order alternating),
 //                                 so that both see the same load. The private path: client → relay → gateway → router
 //                                 → node (TPM decap on swtpm) → engine and back, with payment and refund. The floor:
-//                                 the node's own engine request (POST /v1/chat/completions, the same JSON, a fresh
-//                                 connection as the node opens one) from a net::Client in this process. A streamed
+//                                 the node's own engine request (POST /v1/chat/completions, the same JSON, on a
+//                                 pooled connection as the node's own) from a net::Client in this process. A streamed
 //                                 chat answer of 16 tokens. Manual time = the private request's latency. Counters
 //                                 (milliseconds): p50/p99 of the whole request and of the time to the first body byte
 //                                 (first token), for both paths and their difference; the node's mean TPM decap

@@ -16,7 +16,6 @@
 #include <limits>
 #include <map>
 #include <mutex>
-#include <set>
 #include <tuple>
 #include <variant>
 #include <vector>
@@ -165,25 +164,33 @@ bool idle_stream_usable(TlsStream& stream) {
 class ConnectionPool;
 
 // One per io_context that has pooled connections (an Asio service, so it lives and dies with the context): when the
-// context is destroyed, every pool drops that context's idle connections before the reactor goes away. This also
-// keeps a later context that happens to get the same address from finding stale sockets.
+// context shuts down, every pool drops that context's idle connections while its reactor still exists, and refuses
+// any it would be handed later (say, by a coroutine frame destroyed during the shutdown). This also keeps a later
+// context that happens to get the same address from finding stale sockets.
 class PoolRegistry final : public asio::execution_context::service {
  public:
   static inline asio::execution_context::id id;  // Asio's service identity, never written
 
   explicit PoolRegistry(asio::execution_context& owner) : asio::execution_context::service(owner) {}
 
-  void add(std::weak_ptr<ConnectionPool> pool) {
+  // Runs `insert` (which stores an idle connection of this context in `pool`) unless the context is shutting down;
+  // false then. Under the registry's lock, so a shutdown either sees the connection or refuses it.
+  template <class Insert>
+  bool insert_if_live(const std::shared_ptr<ConnectionPool>& pool, Insert&& insert) {
     std::lock_guard lock(mutex_);
-    std::erase_if(pools_, [](const auto& weak) { return weak.expired(); });
-    pools_.push_back(std::move(pool));
+    if (shut_down_) return false;
+    auto& entry = pools_[pool.get()];
+    if (entry.expired()) entry = pool;  // new, or a new pool at a freed pool's address
+    insert();
+    return true;
   }
 
  private:
   void shutdown() override;
 
   std::mutex mutex_;
-  std::vector<std::weak_ptr<ConnectionPool>> pools_;
+  bool shut_down_ = false;
+  std::map<const ConnectionPool*, std::weak_ptr<ConnectionPool>> pools_;
 };
 
 class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
@@ -217,15 +224,14 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
     return found;
   }
 
-  // Keeps `stream` for reuse (or closes it when the key already holds the maximum).
+  // Keeps `stream` for reuse (or closes it: the key already holds the maximum, or the context is shutting down).
   template <class Stream>
   void put(const PoolKey& key, std::unique_ptr<Stream> stream) {
     if (max_idle_per_key_ == 0) return;
-    bool register_context = false;
     std::vector<Idle> discard;
-    {
+    auto& registry = asio::use_service<PoolRegistry>(const_cast<asio::execution_context&>(*key.context));
+    registry.insert_if_live(shared_from_this(), [&] {
       std::lock_guard lock(mutex_);
-      register_context = contexts_.insert(key.context).second;
       const auto now = Clock::now();
       // Expired entries of every key go now: the pool should not hold descriptors for hosts no longer called.
       for (auto it = idle_.begin(); it != idle_.end();) {
@@ -242,19 +248,14 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
         list.pop_front();
       }
       list.push_back(Idle{std::move(stream), now});
-    }
-    if (register_context) {
-      // The caller runs on this context (or owns the last stream of it), so the context is alive.
-      asio::use_service<PoolRegistry>(const_cast<asio::execution_context&>(*key.context)).add(weak_from_this());
-    }
+    });
   }
 
-  // Closes every idle connection of `context` (it is being destroyed).
+  // Closes every idle connection of `context` (it is shutting down).
   void drop_context(const asio::execution_context* context) {
     std::vector<Idle> discard;
     {
       std::lock_guard lock(mutex_);
-      contexts_.erase(context);
       for (auto it = idle_.begin(); it != idle_.end();) {
         if (it->first.context != context) {
           ++it;
@@ -283,14 +284,14 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   const size_t max_idle_per_key_;
   mutable std::mutex mutex_;
   std::map<PoolKey, std::deque<Idle>> idle_;  // per key, oldest first
-  std::set<const asio::execution_context*> contexts_;  // registered with the context's PoolRegistry
 };
 
 void PoolRegistry::shutdown() {
   std::vector<std::shared_ptr<ConnectionPool>> pools;
   {
     std::lock_guard lock(mutex_);
-    for (auto& weak : pools_) {
+    shut_down_ = true;
+    for (auto& [address, weak] : pools_) {
       if (auto pool = weak.lock()) pools.push_back(std::move(pool));
     }
     pools_.clear();
@@ -485,8 +486,8 @@ class ClientConnection final : public ClientStream::Impl {
     if (!body_done_ && !parser_->is_done()) return false;       // response body (or trailers) not fully read
     if (buffer_.size() != 0) return false;                      // bytes beyond the response: no clean state
     if (status == 101) return false;                            // the connection changed protocols
-    const auto& msg = parser_->get();
-    if (msg.version() != 11 || !msg.keep_alive()) return false;  // HTTP/1.0 or "Connection: close"
+    // HTTP/1.0, "Connection: close", or a body that only the connection's end delimited.
+    if (parser_->get().version() != 11 || !parser_->keep_alive()) return false;
     if (options_.abort_group && options_.abort_group->aborted()) return false;
     return beast::get_lowest_layer(*stream_).socket().is_open();
   }
