@@ -34,6 +34,22 @@ std::string event_data(std::string_view event) {
   return data;
 }
 
+// True for an SSE event made only of comment lines (": …"), such as a node's response padding: it carries nothing an
+// SSE client reads. Blank lines (the terminator) do not count.
+bool is_comment_only_event(std::string_view event) {
+  bool any_comment = false;
+  while (!event.empty()) {
+    const size_t nl = event.find('\n');
+    std::string_view line = event.substr(0, nl);
+    event = nl == std::string_view::npos ? std::string_view() : event.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (line.front() != ':') return false;
+    any_comment = true;
+  }
+  return any_comment;
+}
+
 }  // namespace
 
 StreamRelay::StreamRelay(StreamFormat format, bool drop_usage_only_events, size_t max_record_bytes)
@@ -75,6 +91,9 @@ Bytes StreamRelay::take_events() {
     const std::string_view event = view(pending_, consumed, i);
     if (drop_usage_only_ && is_usage_only_event(event)) {
       ++dropped_;
+    } else if (is_comment_only_event(event)) {
+      // Padding is for the wire between node and client; the local caller gets the events alone (and a stream
+      // that ends with its last data event, which some clients check).
     } else {
       append(out, event);
       at_boundary_ = true;
@@ -121,10 +140,12 @@ Bytes StreamRelay::feed(ByteSpan piece) {
 Bytes StreamRelay::finish() {
   Bytes out;
   if (!pending_.empty()) {
-    const bool drop = format_ == StreamFormat::kServerSentEvents && drop_usage_only_ &&
-                      is_usage_only_event(view(pending_, 0, pending_.size()));
-    if (drop) {
+    const bool sse = format_ == StreamFormat::kServerSentEvents;
+    const std::string_view rest = view(pending_, 0, pending_.size());
+    if (sse && drop_usage_only_ && is_usage_only_event(rest)) {
       ++dropped_;
+    } else if (sse && is_comment_only_event(rest)) {
+      // padding at the very end: left out as above
     } else {
       out = std::move(pending_);
       at_boundary_ = false;

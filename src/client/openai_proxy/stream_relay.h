@@ -17,6 +17,9 @@
 // that it does not expect (code that reads choices[0] of every chunk breaks on it). With the flag, events whose data
 // is exactly such a chunk are left out; everything else passes.
 //
+// SSE events made only of comment lines (": …", a node's response padding) are always left out: padding protects the
+// wire between node and client, and the local caller's stream then ends with its last data event as OpenAI's does.
+//
 // A record longer than max_record_bytes is forwarded in pieces as it arrives (no holding back without bound); the
 // boundary guarantee is then lost for that record only.
 #pragma once

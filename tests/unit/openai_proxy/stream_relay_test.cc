@@ -78,6 +78,22 @@ TEST(StreamRelayTest, CrLfLineEndsAndMultiLineEvents) {
   EXPECT_EQ(text(relay.feed(as_bytes(multi))), multi);
 }
 
+TEST(StreamRelayTest, CommentOnlyEventsArePaddingAndLeftOut) {
+  const std::string padding = ":" + std::string(40, ' ') + "\n\n";
+  const std::string input = "data: {\"a\":1}\n\n" + padding + "data: [DONE]\n\n" + padding;
+  StreamRelay relay(StreamFormat::kServerSentEvents);
+  std::string out = text(relay.feed(as_bytes(input)));
+  out += text(relay.finish());
+  EXPECT_EQ(out, "data: {\"a\":1}\n\ndata: [DONE]\n\n");
+  // Padding left without its blank line at the very end, and a comment inside a data event (which stays).
+  StreamRelay tail(StreamFormat::kServerSentEvents);
+  out = text(tail.feed(as_bytes(std::string("data: x\n\n:   "))));
+  out += text(tail.finish());
+  EXPECT_EQ(out, "data: x\n\n");
+  StreamRelay mixed(StreamFormat::kServerSentEvents);
+  EXPECT_EQ(text(mixed.feed(as_bytes(std::string(": note\ndata: y\n\n")))), ": note\ndata: y\n\n");
+}
+
 TEST(StreamRelayTest, UsageOnlyEventsAreDroppedOnlyWhenAsked) {
   const std::string stream = kEvent1 + kUsageEvent + kDone;
   for (size_t cut = 0; cut <= stream.size(); ++cut) {
