@@ -415,7 +415,13 @@ TEST_F(RelayTest, ChunkedRequestAndResponseStreamPieceByPieceInBothDirections) {
   });
   EXPECT_EQ(received, r1 + r2);
   EXPECT_EQ(gateway_body, c1 + c2);
+  // The fake gateway records the request after its handler returns, which can be just after the client has read the
+  // response's end: wait for the record.
   auto seen = gateway.requests();
+  for (int i = 0; i < 500 && seen.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    seen = gateway.requests();
+  }
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_TRUE(seen[0].chunked);
   EXPECT_FALSE(seen[0].content_length);
