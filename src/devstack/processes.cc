@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/loopback_port.h"
+
 namespace openpcc::devstack {
 namespace {
 
@@ -45,20 +47,6 @@ bool exited(pid_t pid) {
   if (r == pid) return true;
   if (r < 0 && errno == ECHILD) return kill(pid, 0) != 0;  // not our child: gone when kill fails
   return false;
-}
-
-int bind_loopback(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 }  // namespace
@@ -211,34 +199,8 @@ bool tcp_port_open(int port) {
   return ok;
 }
 
-Result<int> free_port() {
-  const int fd = bind_loopback(0);
-  if (fd < 0) return make_error(ErrorCode::kUnavailable, "no free port on 127.0.0.1");
-  sockaddr_in addr{};
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
-  close(fd);
-  if (port <= 0) return make_error(ErrorCode::kUnavailable, "getsockname failed");
-  return port;
-}
+Result<int> free_port() { return pick_loopback_port(1); }
 
-Result<int> free_port_pair() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    const int first = bind_loopback(0);
-    if (first < 0) break;
-    sockaddr_in addr{};
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (getsockname(first, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
-    const int second = port > 0 && port < 65535 ? bind_loopback(port + 1) : -1;
-    close(first);
-    if (second >= 0) {
-      close(second);
-      return port;
-    }
-  }
-  return make_error(ErrorCode::kUnavailable, "no free port pair on 127.0.0.1");
-}
+Result<int> free_port_pair() { return pick_loopback_port(2); }
 
 }  // namespace openpcc::devstack

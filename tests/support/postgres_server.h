@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/loopback_port.h"
 
 namespace openpcc::test_support {
 
@@ -125,20 +126,8 @@ class PostgresServer {
   }
 
   static int free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-    close(fd);
-    return port;
+    auto port = openpcc::pick_loopback_port(1);
+    return port ? *port : -1;
   }
 
   static std::string tail_of(const std::filesystem::path& file) {

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/loopback_port.h"
 
 namespace openpcc::test_support {
 
@@ -129,37 +130,10 @@ class Swtpm {
     return std::nullopt;
   }
 
-  static int bind_loopback(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      close(fd);
-      return -1;
-    }
-    return fd;
-  }
-
-  // P such that P and P + 1 are both free on 127.0.0.1 right now.
+  // P such that P and P + 1 are both free on 127.0.0.1 right now (below the ephemeral range: see loopback_port.h).
   static int free_port_pair() {
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      int first = bind_loopback(0);
-      if (first < 0) return -1;
-      sockaddr_in addr{};
-      socklen_t len = sizeof addr;
-      int port = -1;
-      if (getsockname(first, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
-      int second = port > 0 && port < 65535 ? bind_loopback(port + 1) : -1;
-      close(first);
-      if (second >= 0) {
-        close(second);
-        return port;
-      }
-    }
-    return -1;
+    auto port = openpcc::pick_loopback_port(2);
+    return port ? *port : -1;
   }
 
   static bool accepts(int port) {
