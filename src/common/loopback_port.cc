@@ -83,4 +83,51 @@ Result<int> pick_loopback_port(int count) {
   return make_error(ErrorCode::kUnavailable, "no free port on 127.0.0.1");
 }
 
+LoopbackPortReservation::LoopbackPortReservation(LoopbackPortReservation&& other) noexcept
+    : port_(std::exchange(other.port_, 0)), fds_(std::exchange(other.fds_, {})) {}
+
+LoopbackPortReservation& LoopbackPortReservation::operator=(LoopbackPortReservation&& other) noexcept {
+  if (this != &other) {
+    release();
+    port_ = std::exchange(other.port_, 0);
+    fds_ = std::exchange(other.fds_, {});
+  }
+  return *this;
+}
+
+LoopbackPortReservation::~LoopbackPortReservation() { release(); }
+
+void LoopbackPortReservation::release() {
+  for (int fd : fds_) close(fd);
+  fds_.clear();
+}
+
+Result<LoopbackPortReservation> reserve_loopback_ports(int count) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto first = pick_loopback_port(count);
+    if (!first) return std::unexpected(first.error());
+    LoopbackPortReservation held;
+    held.port_ = *first;
+    bool ok = true;
+    for (int i = 0; i < count && ok; ++i) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      const int one = 1;
+      if (fd < 0) return make_error(ErrorCode::kIo, "socket() failed");
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(*first + i));
+      if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+          bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        close(fd);
+        ok = false;  // taken between the pick and now: pick again
+      } else {
+        held.fds_.push_back(fd);
+      }
+    }
+    if (ok) return held;
+  }
+  return make_error(ErrorCode::kUnavailable, "no free port on 127.0.0.1 could be reserved");
+}
+
 }  // namespace openpcc

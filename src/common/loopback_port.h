@@ -8,6 +8,8 @@
 // instead, where the kernel hands out nothing by itself.
 #pragma once
 
+#include <vector>
+
 #include "common/error.h"
 
 namespace openpcc {
@@ -16,5 +18,30 @@ namespace openpcc {
 // ephemeral range when there is room there (else from it). Another process may still take it before it is used;
 // callers that can retry should.
 Result<int> pick_loopback_port(int count = 1);
+
+// Ports held for a process that is about to listen on them. Each is bound (SO_REUSEADDR, never listening) until
+// release() or destruction, so pick_loopback_port in this or any other process sees it as taken, while a listener
+// that sets SO_REUSEADDR (our services, PostgreSQL) can still bind and listen on it. Programs that bind without
+// SO_REUSEADDR need release() first.
+class LoopbackPortReservation {
+ public:
+  LoopbackPortReservation() = default;
+  LoopbackPortReservation(LoopbackPortReservation&& other) noexcept;
+  LoopbackPortReservation& operator=(LoopbackPortReservation&& other) noexcept;
+  LoopbackPortReservation(const LoopbackPortReservation&) = delete;
+  LoopbackPortReservation& operator=(const LoopbackPortReservation&) = delete;
+  ~LoopbackPortReservation();
+
+  int port() const { return port_; }  // the first of the reserved ports; 0 when empty
+  void release();
+
+ private:
+  friend Result<LoopbackPortReservation> reserve_loopback_ports(int count);
+  int port_ = 0;
+  std::vector<int> fds_;
+};
+
+// pick_loopback_port(count), then held as above.
+Result<LoopbackPortReservation> reserve_loopback_ports(int count = 1);
 
 }  // namespace openpcc

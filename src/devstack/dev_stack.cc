@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/loopback_port.h"
 #include "devstack/processes.h"
 #include "net/client.h"
 #include "services/authbank/authbank_service.h"
@@ -114,6 +115,10 @@ struct DevStack::State {
   std::map<std::string, int> ports;            // service → listen port
   std::map<std::string, std::string> exposed;  // service → the URL others use
   std::map<std::string, int> swtpm_ports;      // node → swtpm server port
+  // Held from the choice of the ports until the stack object goes (swtpm's until it starts: it binds without
+  // SO_REUSEADDR), so that another stack starting meanwhile cannot choose them too.
+  std::vector<LoopbackPortReservation> port_reservations;
+  std::map<std::string, LoopbackPortReservation> swtpm_reservations;
 
   void say(const std::string& line) const {
     if (!opts.quiet) std::fprintf(stderr, "%s\n", line.c_str());
@@ -192,6 +197,7 @@ struct DevStack::State {
     if (argv[0] == "swtpm") {
       return make_error(ErrorCode::kNotFound, "swtpm is not installed (scripts/setup.sh installs it: apt-get install swtpm)");
     }
+    if (auto held = swtpm_reservations.find(node); held != swtpm_reservations.end()) held->second.release();
     if (auto s = launch(node + "-swtpm", std::move(argv), "swtpm", false); !s) return s;
     // Wait until it accepts connections (a bare TCP connect: swtpm would read anything sent as a TPM command).
     const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -259,15 +265,20 @@ Status DevStack::State::prepare() {
   std::vector<std::string> services = {"tlog", "blindbank", "router", "gateway", "relay", "authbank"};
   if (opts.engine.empty()) services.push_back("engine");
   for (int i = 1; i <= opts.nodes; ++i) services.push_back("node-" + std::to_string(i));
+  // Reserved, not just picked: a port picked and not yet listened on could be picked again, by this loop or by
+  // another stack starting at the same time.
   for (const auto& s : services) {
-    auto port = free_port();
-    if (!port) return std::unexpected(port.error());
-    ports[s] = *port;
+    auto held = reserve_loopback_ports(1);
+    if (!held) return std::unexpected(held.error());
+    ports[s] = held->port();
+    port_reservations.push_back(std::move(*held));
   }
   for (int i = 1; i <= opts.nodes; ++i) {
-    auto pair = free_port_pair();
-    if (!pair) return std::unexpected(pair.error());
-    swtpm_ports["node-" + std::to_string(i)] = *pair;
+    auto held = reserve_loopback_ports(2);
+    if (!held) return std::unexpected(held.error());
+    const std::string node = "node-" + std::to_string(i);
+    swtpm_ports[node] = held->port();
+    swtpm_reservations[node] = std::move(*held);
   }
   for (const auto& s : services) {
     exposed[s] = opts.expose ? opts.expose(s, listen_url(s)) : listen_url(s);

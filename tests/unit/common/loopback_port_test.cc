@@ -68,3 +68,39 @@ TEST(LoopbackPort, CountOutOfRangeIsRefused) {
 
 }  // namespace
 }  // namespace openpcc
+
+namespace openpcc {
+namespace {
+
+// A reserved port is taken for every picker, yet a listener with SO_REUSEADDR (as our services set) can use it.
+TEST(LoopbackPort, AReservedPortIsTakenForPickersButOpenToAReuseAddrListener) {
+  auto held = reserve_loopback_ports(2);
+  ASSERT_TRUE(held) << held.error().to_string();
+  const int port = held->port();
+  EXPECT_LT(listen_on(port), 0);  // a plain bind (as the picker probes) fails
+  for (int i = 0; i < 200; ++i) {
+    auto other = pick_loopback_port(1);
+    ASSERT_TRUE(other);
+    EXPECT_NE(*other, port);
+    EXPECT_NE(*other, port + 1);
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  const int one = 1;
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(listen(fd, 1), 0);
+  close(fd);
+
+  held->release();
+  const int after = listen_on(port + 1);  // released: free for anyone
+  EXPECT_GE(after, 0);
+  if (after >= 0) close(after);
+}
+
+}  // namespace
+}  // namespace openpcc
