@@ -109,13 +109,18 @@ class FakeGateway {
       auto body = co_await req.read_all();
       if (!body) co_return std::unexpected(body.error());
       seen.body = to_string(*body);
+      {
+        // Recorded before answering: the client may read the whole answer before this coroutine resumes.
+        std::lock_guard lock(mutex_);
+        seen_.push_back(seen);
+      }
       net::Headers head{{"Content-Type", "message/ohttp-res"},
                         {"Set-Cookie", "track=me"},
                         {"Server", "fake-gateway/1.0"},
                         {"X-Gateway-Secret", "internal"},
                         {"Cache-Control", "private"}};
       const std::string answer = "answer:" + seen.body;
-      result = co_await res.send(200, std::move(head), answer);
+      co_return co_await res.send(200, std::move(head), answer);
     }
     std::lock_guard lock(mutex_);
     seen_.push_back(std::move(seen));
