@@ -344,57 +344,45 @@ net::Task<Status> handle_compute(ComputeNodeContext& ctx, NodeMetrics& metrics, 
   bool first = true;
   uint64_t body_bytes = 0;
   for (;;) {
+    padded.clear();
+    bool last = false;  // the answer ended, or was cut: what the padder still holds goes out with this round
     if (Clock::now() - started > ctx.request_timeout) {
       spdlog::warn("computenode: request timeout after {} body bytes", body_bytes);
       result.cut = true;
-      break;
-    }
-    auto piece = co_await response.read_chunk();
-    if (!piece) {
+      last = true;
+    } else if (auto piece = co_await response.read_chunk(); !piece) {
       spdlog::warn("computenode: the engine failed mid-answer: {}", piece.error().to_string());
       result.cut = true;
-      break;
+      last = true;
+    } else if (!*piece) {
+      last = true;
+    } else {
+      Bytes data = std::move(**piece);
+      if (first) {
+        metrics.first_byte_.observe(seconds_since(engine_started));
+        first = false;
+      }
+      body_bytes += data.size();
+      meter.feed(data);  // usage is read from the engine's own bytes, never the padded ones
+      padder.feed(data, padded);
+      secure_wipe(data.data(), data.size());
     }
-    if (!*piece) break;
-    Bytes data = std::move(**piece);
-    if (first) {
-      metrics.first_byte_.observe(seconds_since(engine_started));
-      first = false;
+    // Before a cut too: the client gets every byte the engine sent.
+    if (last) padder.finish(padded);
+    if (!padded.empty()) {  // empty: part of an event, less than a block, held until the event is complete
+      out.clear();
+      Status sealed_piece = sealed->body(padded, out);
+      secure_wipe(padded.data(), padded.size());
+      if (!sealed_piece) {
+        metrics.outcome(kOutcomeInternal);
+        co_return sealed_piece;
+      }
+      if (auto ok = co_await res.write_chunk(out); !ok) {
+        metrics.outcome(kOutcomeClientGone);
+        co_return ok;
+      }
     }
-    body_bytes += data.size();
-    meter.feed(data);  // usage is read from the engine's own bytes, never the padded ones
-    padded.clear();
-    padder.feed(data, padded);
-    secure_wipe(data.data(), data.size());
-    if (padded.empty()) continue;  // part of an event: less than a block, held until the event is complete
-    out.clear();
-    Status sealed_piece = sealed->body(padded, out);
-    secure_wipe(padded.data(), padded.size());
-    if (!sealed_piece) {
-      metrics.outcome(kOutcomeInternal);
-      co_return sealed_piece;
-    }
-    if (auto ok = co_await res.write_chunk(out); !ok) {
-      metrics.outcome(kOutcomeClientGone);
-      co_return ok;
-    }
-  }
-  // What the padder still holds (less than a block) goes out too, also before a cut: the client gets every byte the
-  // engine sent.
-  padded.clear();
-  padder.finish(padded);
-  if (!padded.empty()) {
-    out.clear();
-    Status sealed_piece = sealed->body(padded, out);
-    secure_wipe(padded.data(), padded.size());
-    if (!sealed_piece) {
-      metrics.outcome(kOutcomeInternal);
-      co_return sealed_piece;
-    }
-    if (auto ok = co_await res.write_chunk(out); !ok) {
-      metrics.outcome(kOutcomeClientGone);
-      co_return ok;
-    }
+    if (last) break;
   }
   meter.finish();
   const auto usage = meter.usage();
