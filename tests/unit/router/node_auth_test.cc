@@ -171,6 +171,14 @@ TEST_F(NodeEventAuthTest, AWrongTokenCanNeitherRegisterNorEvictNorSupersede) {
 
 // ---- start-up ------------------------------------------------------------------------------------------------------
 
+// A heartbeat for `node` posted to the service's /node-events without any Authorization header.
+Result<net::ClientResponse> post_tokenless_heartbeat(const Service& service, const FakeNode& node) {
+  net::Headers h;
+  h.set("Content-Type", "application/octet-stream");
+  return net::fetch_blocking(net::ClientRequest("POST", service.url() + "/node-events",
+                                                to_bytes(heartbeat_for(node, 1).SerializeAsString()), std::move(h)));
+}
+
 class RouterStartTest : public ::testing::Test {
  protected:
   RouterStartTest() : dir_("openpcc-router-token") {
@@ -208,10 +216,7 @@ TEST_F(RouterStartTest, RefusesToStartWithoutATokenUnlessToldToRunOpen) {
   ASSERT_TRUE(service) << service.error().to_string();
   net::Runtime runtime(1);
   FakeNode node(runtime);
-  net::Headers h;
-  h.set("Content-Type", "application/octet-stream");
-  auto r = net::fetch_blocking(net::ClientRequest("POST", (*service)->url() + "/node-events",
-                                                  to_bytes(heartbeat_for(node, 1).SerializeAsString()), std::move(h)));
+  auto r = post_tokenless_heartbeat(**service, node);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ((*service)->registry().size(), 1u);
@@ -242,10 +247,7 @@ TEST_F(RouterStartTest, RefusesAShortMissingOrReadableSecret) {
   ASSERT_TRUE(service) << service.error().to_string();
   net::Runtime runtime(1);
   FakeNode node(runtime);
-  net::Headers h;
-  h.set("Content-Type", "application/octet-stream");
-  auto r = net::fetch_blocking(net::ClientRequest("POST", (*service)->url() + "/node-events",
-                                                  to_bytes(heartbeat_for(node, 1).SerializeAsString()), std::move(h)));
+  auto r = post_tokenless_heartbeat(**service, node);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
 }
